@@ -1,0 +1,366 @@
+"""AutoDecoder: a decoder and one learned code per training sample."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.decomposition import PCA
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+from torch import nn
+
+from ._base import _BaseLatentModel
+from ._latent import row_loss
+
+
+class _AutoDecoderNet(NeuralNet):
+    """skorch net whose inputs are row indices into a table of learned codes.
+
+    ``X`` is a dict with ``idx`` (row numbers) and optionally ``observed``
+    (1 = observed entry); ``y`` holds the scaled rows to reconstruct.
+    """
+
+    def __init__(
+        self, *args, latent_penalty=0.0, latent_lr=None, weight_decay=0.0, **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.latent_penalty = latent_penalty
+        self.latent_lr = latent_lr
+        self.weight_decay = weight_decay
+
+    def initialize_module(self):
+        super().initialize_module()
+        weight = torch.as_tensor(self.get_params_for("latents")["init"])
+        self.latents_ = nn.Embedding.from_pretrained(weight.clone(), freeze=False)
+        return self
+
+    def initialize_optimizer(self, *args, **kwargs):
+        groups = [
+            {
+                "params": list(self.module_.parameters()),
+                "weight_decay": self.weight_decay,
+            },
+            {
+                "params": list(self.latents_.parameters()),
+                "weight_decay": 0.0,
+                "lr": self.latent_lr if self.latent_lr is not None else self.lr,
+            },
+        ]
+        self.optimizer_ = self.optimizer(groups, lr=self.lr)
+        return self
+
+    def infer(self, x, **fit_params):
+        idx = to_tensor(x["idx"], device=self.device)
+        z = self.latents_(idx)
+        return self.module_(z), z
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        recon, z = y_pred
+        target = to_tensor(y_true, device=self.device)
+        observed = None
+        if isinstance(X, dict) and "observed" in X:
+            observed = to_tensor(X["observed"], device=self.device)
+        return row_loss(recon, target, observed, z, self.latent_penalty).mean()
+
+
+class AutoDecoder(_BaseLatentModel):
+    """Autodecoder: a decoder trained jointly with one latent code per sample.
+
+    There is no encoder. Training learns a code for every training row together
+    with the decoder, minimizing the reconstruction error plus
+    ``latent_penalty`` times the squared norm of the codes plus
+    ``weight_decay`` on the decoder's weights (as in DeepSDF and GLO).
+    ``transform`` freezes the decoder and fits a fresh code to each new row by
+    gradient descent on the observed entries only, so rows with missing
+    entries (``mask`` or NaN) are encoded from what is there.
+
+    Images use a decoder of transposed convolutions with two normalized
+    coordinate channels concatenated before each convolution and leaky ReLU;
+    other rows use a multilayer perceptron. Data are centered per feature and
+    divided by one global scale before training; outputs are in the input's
+    units.
+
+    Parameters
+    ----------
+    latent_dim : int, default=64
+        Size of the codes.
+    image_shape : tuple of int (C, H, W) or None, default=None
+        How a row is an image. None infers ``(1, s, s)`` when ``n_features`` is
+        a perfect square ``s * s``; otherwise rows are tabular.
+    channels : int, default=32
+        Width of the decoder: convolution channels at full resolution (up to
+        four times more at coarser scales); a tabular decoder has
+        ``8 * channels`` hidden units.
+    latent_penalty : float, default=1e-2
+        Weight of the squared norm of each code (the prior), in training.
+    weight_decay : float, default=1e-5
+        L2 penalty on the decoder's weights.
+    lr : float, default=1e-3
+        Adam learning rate of the decoder.
+    latent_lr : float or None, default=None
+        Adam learning rate of the training codes; None uses ``10 * lr``
+        (each code is updated once per epoch only).
+    max_epochs : int, default=100
+        Training epochs.
+    batch_size : int, default=64
+        Training rows per step.
+    transform_max_iter : int, default=100
+        Adam steps when fitting a new row's code in ``transform``.
+    transform_lr : float, default=0.05
+        Adam learning rate in ``transform``.
+    transform_penalty : float or None, default=None
+        Weight of the prior in ``transform``; None uses ``latent_penalty``.
+    transform_init : {"zeros", "nearest"}, default="nearest"
+        Starting codes in ``transform``: zeros (the prior's mean), or the
+        codes of the ``n_init`` training rows whose reconstructions are
+        closest on the observed entries.
+    n_init : int, default=1
+        Starts per row in ``transform`` with ``transform_init="nearest"``; the
+        code with the lowest final loss is kept.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra callbacks for the skorch net (e.g. ``ProgressiveReconstructions``).
+    warm_start : bool, default=False
+        When True and already fitted on the same number of rows, ``fit``
+        continues training (decoder, codes and optimizer state) for
+        ``max_epochs`` more epochs.
+    device : str, default="cpu"
+        Torch device for training and ``transform``, e.g. "cuda".
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialization and the batch order.
+    verbose : int, default=0
+        1 prints skorch's per-epoch log and shows a progress bar for long
+        ``transform`` calls.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_`` is the decoder, ``net_.latents_``
+        the code table.
+    latents_ : ndarray of shape (n_samples, latent_dim)
+        Codes of the training rows.
+    history_ : skorch.History
+        Per-epoch training log (``history_[:, "train_loss"]``).
+    n_iter_ : int
+        Epochs trained.
+    offset_ : ndarray of shape (n_features_in_,)
+        Per-feature mean subtracted before training.
+    scale_ : float
+        Global scale the centered data are divided by.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has string column names.
+
+    See Also
+    --------
+    ConvAutoEncoder : The same decoder behind a convolutional encoder.
+    sklearn.decomposition.PCA : The linear counterpart.
+
+    References
+    ----------
+    Park et al., "DeepSDF: Learning Continuous Signed Distance Functions for
+    Shape Representation", CVPR 2019.
+    Bojanowski et al., "Optimizing the Latent Space of Generative Networks",
+    ICML 2018.
+
+    Examples
+    --------
+    >>> from skautodec import AutoDecoder
+    >>> from skautodec.datasets import make_low_rank
+    >>> X = make_low_rank(n_samples=20, n_features=6, random_state=0)
+    >>> ad = AutoDecoder(latent_dim=2, max_epochs=5, random_state=0).fit(X)
+    >>> ad.transform(X[:3]).shape
+    (3, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseLatentModel._parameter_constraints,
+        "latent_penalty": [Interval(Real, 0, None, closed="left")],
+        "latent_lr": [Interval(Real, 0, None, closed="neither"), None],
+        "transform_penalty": [Interval(Real, 0, None, closed="left"), None],
+        "transform_init": [StrOptions({"zeros", "nearest"})],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        latent_dim=64,
+        *,
+        image_shape=None,
+        channels=32,
+        latent_penalty=1e-2,
+        weight_decay=1e-5,
+        lr=1e-3,
+        latent_lr=None,
+        max_epochs=100,
+        batch_size=64,
+        transform_max_iter=100,
+        transform_lr=0.05,
+        transform_penalty=None,
+        transform_init="nearest",
+        n_init=1,
+        callbacks=None,
+        warm_start=False,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.latent_dim = latent_dim
+        self.image_shape = image_shape
+        self.channels = channels
+        self.latent_penalty = latent_penalty
+        self.weight_decay = weight_decay
+        self.lr = lr
+        self.latent_lr = latent_lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.transform_max_iter = transform_max_iter
+        self.transform_lr = transform_lr
+        self.transform_penalty = transform_penalty
+        self.transform_init = transform_init
+        self.n_init = n_init
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, mask=None):
+        """Learn the decoder and one code per row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows; NaN marks a missing entry.
+        y : None
+            Ignored.
+        mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
+            True where an entry is missing; missing entries are left out of
+            the reconstruction loss.
+
+        Returns
+        -------
+        self : AutoDecoder
+        """
+        warm = self._can_warm_start()
+        device = self._check_device()
+        X = self._validate_X(X, reset=not warm)
+        if warm and len(X) != len(self.latents_):
+            raise ValueError(
+                f"warm_start=True continues training the codes of {len(self.latents_)} "
+                f"rows, but X has {len(X)} rows."
+            )
+        missing = self._missing(X, mask)
+        seed = self._draw_seed()
+        if not warm:
+            self._image_shape = self._resolve_image_shape(X.shape[1])
+            self._set_scaling(X, missing)
+        Xn, observed = self._prepare(X, missing)
+        X_dict = {"idx": np.arange(len(X), dtype=np.int64)}
+        if observed is not None:
+            X_dict["observed"] = observed
+
+        def build_net():
+            return _AutoDecoderNet(
+                module=self._make_decoder(),
+                latents__init=self._initial_training_codes(Xn, seed),
+                criterion=nn.MSELoss,
+                optimizer=torch.optim.Adam,
+                lr=self.lr,
+                latent_lr=self.latent_lr
+                if self.latent_lr is not None
+                else 10 * self.lr,
+                latent_penalty=self.latent_penalty,
+                weight_decay=self.weight_decay,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                iterator_train__shuffle=True,
+                train_split=None,
+                callbacks=self._callbacks(),
+                device=device,
+                verbose=self.verbose,
+            )
+
+        self._train(build_net, X_dict, Xn, seed, device)
+        self.latents_ = self.net_.latents_.weight.detach().cpu().numpy().copy()
+        return self
+
+    def _initial_training_codes(self, Xn, seed):
+        """PCA scores of the scaled rows (missing entries at the mean), divided
+        by sqrt(n_features) so that a code's squared norm is the share of the
+        row's energy it explains; unused dimensions start near zero."""
+        n, n_features = Xn.shape
+        codes = np.zeros((n, self.latent_dim), dtype=np.float32)
+        k = min(self.latent_dim, n - 1, n_features)
+        if k >= 1:
+            pca = PCA(n_components=k, random_state=seed)
+            codes[:, :k] = pca.fit_transform(Xn) / np.sqrt(n_features)
+        noise = check_random_state(seed).normal(scale=1e-3, size=codes.shape)
+        return (codes + noise).astype(np.float32)
+
+    def _get_decoder(self):
+        return self.net_.module_
+
+    @property
+    def _transform_penalty(self):
+        if self.transform_penalty is not None:
+            return self.transform_penalty
+        return self.latent_penalty
+
+    def transform(self, X, mask=None):
+        """Fit a code to each row of ``X`` with the decoder frozen.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to encode; NaN marks a missing entry.
+        mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
+            True where an entry is missing. Missing entries have no influence
+            on the codes.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, latent_dim), float32
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        missing = self._missing(X, mask)
+        empty = self._warn_empty_rows(missing)
+        Xn, observed = self._prepare(X, missing)
+        init = self._initial_codes(Xn, observed, empty)
+        return self._optimize(Xn, observed, init, self._transform_penalty)
+
+    def _initial_codes(self, Xn, observed, empty):
+        n, dim = len(Xn), self.latent_dim
+        if self.transform_init == "zeros":
+            return np.zeros((n, dim), dtype=np.float32)
+        k = min(self.n_init, len(self.latents_))
+        idx = self._nearest_training_rows(Xn, observed, k)
+        init = self.latents_[idx]
+        init[empty] = 0.0
+        return init
+
+    def _nearest_training_rows(self, Xn, observed, k):
+        """Indices (n, k) of the training rows whose decodes are closest on
+        the observed entries."""
+        device = self._device
+        recon = torch.as_tensor(self._decode_scaled(self.latents_), device=device)
+        recon_sq = recon**2
+        out = np.empty((len(Xn), k), dtype=np.int64)
+        step = 256
+        for start in range(0, len(Xn), step):
+            x = torch.as_tensor(Xn[start : start + step], device=device)
+            if observed is None:
+                obs = torch.ones_like(x)
+            else:
+                obs = torch.as_tensor(observed[start : start + step], device=device)
+            # sum_f obs * (x - r)^2, dropping the term that does not depend on r
+            dist = obs @ recon_sq.T - 2.0 * (obs * x) @ recon.T
+            out[start : start + len(x)] = dist.topk(
+                k, dim=1, largest=False
+            ).indices.cpu()
+        return out

@@ -1,0 +1,256 @@
+"""ConvAutoEncoder: the reference study's baseline, an encoder before the decoder."""
+
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.base import _fit_context
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+from torch import nn
+
+from ._base import _BaseLatentModel
+from ._latent import frozen, row_loss
+from ._modules import AutoEncoderModule, ConvEncoder, MLPEncoder
+
+
+class _AutoEncoderNet(NeuralNet):
+    """skorch net reconstructing ``X["x"]``; ``X["observed"]`` masks the loss."""
+
+    def infer(self, x, **fit_params):
+        return self.module_(to_tensor(x["x"], device=self.device))
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        recon, _ = y_pred
+        target = to_tensor(y_true, device=self.device)
+        observed = None
+        if isinstance(X, dict) and "observed" in X:
+            observed = to_tensor(X["observed"], device=self.device)
+        return row_loss(recon, target, observed).mean()
+
+
+class ConvAutoEncoder(_BaseLatentModel):
+    """Convolutional autoencoder with the AutoDecoder's decoder.
+
+    The encoder is strided convolutions with ReLU (a multilayer perceptron for
+    tabular rows); the decoder is the same family as ``AutoDecoder``'s, so a
+    comparison of the two isolates the encoder. Missing entries (``mask`` or
+    NaN) are replaced by ``fill_value`` before encoding and are left out of the
+    training loss. With ``transform_max_iter > 0``, ``transform`` refines the
+    encoder's code on the observed entries with the AutoDecoder's test-time
+    optimizer (an encoder warm start).
+
+    Parameters
+    ----------
+    latent_dim : int, default=64
+        Size of the codes.
+    image_shape : tuple of int (C, H, W) or None, default=None
+        How a row is an image. None infers ``(1, s, s)`` when ``n_features`` is
+        a perfect square ``s * s``; otherwise rows are tabular.
+    channels : int, default=32
+        Width of the networks: convolution channels at full resolution (up to
+        four times more at coarser scales); tabular networks have
+        ``8 * channels`` hidden units.
+    fill_value : float, default=0.0
+        Value, in the input's units, given to missing entries before encoding.
+    weight_decay : float, default=1e-5
+        L2 penalty on the weights.
+    lr : float, default=1e-3
+        Adam learning rate.
+    max_epochs : int, default=100
+        Training epochs.
+    batch_size : int, default=64
+        Training rows per step.
+    transform_max_iter : int, default=0
+        Adam steps refining the encoder's code on the observed entries in
+        ``transform``; 0 returns the encoder's output.
+    transform_lr : float, default=0.05
+        Adam learning rate of that refinement.
+    transform_penalty : float, default=0.0
+        Weight of the squared norm of the code in that refinement.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra callbacks for the skorch net.
+    warm_start : bool, default=False
+        When True and already fitted, ``fit`` continues training (weights and
+        optimizer state) for ``max_epochs`` more epochs.
+    device : str, default="cpu"
+        Torch device, e.g. "cuda".
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialization and the batch order.
+    verbose : int, default=0
+        1 prints skorch's per-epoch log and shows a progress bar for long
+        refinements.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_.encoder`` and ``net_.module_.decoder``.
+    history_ : skorch.History
+        Per-epoch training log.
+    n_iter_ : int
+        Epochs trained.
+    offset_ : ndarray of shape (n_features_in_,)
+        Per-feature mean subtracted before training.
+    scale_ : float
+        Global scale the centered data are divided by.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has string column names.
+
+    See Also
+    --------
+    AutoDecoder : The same decoder without an encoder.
+
+    Examples
+    --------
+    >>> from skautodec import ConvAutoEncoder
+    >>> from skautodec.datasets import make_low_rank
+    >>> X = make_low_rank(n_samples=20, n_features=6, random_state=0)
+    >>> ae = ConvAutoEncoder(latent_dim=2, max_epochs=5, random_state=0).fit(X)
+    >>> ae.transform(X[:3]).shape
+    (3, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseLatentModel._parameter_constraints,
+        "fill_value": [Real],
+        "transform_penalty": [Real],
+    }
+
+    def __init__(
+        self,
+        latent_dim=64,
+        *,
+        image_shape=None,
+        channels=32,
+        fill_value=0.0,
+        weight_decay=1e-5,
+        lr=1e-3,
+        max_epochs=100,
+        batch_size=64,
+        transform_max_iter=0,
+        transform_lr=0.05,
+        transform_penalty=0.0,
+        callbacks=None,
+        warm_start=False,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.latent_dim = latent_dim
+        self.image_shape = image_shape
+        self.channels = channels
+        self.fill_value = fill_value
+        self.weight_decay = weight_decay
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.transform_max_iter = transform_max_iter
+        self.transform_lr = transform_lr
+        self.transform_penalty = transform_penalty
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _encoder_input(self, X, missing):
+        """Scaled input of the encoder: missing entries get ``fill_value``."""
+        filled = np.where(missing, np.float32(self.fill_value), X)
+        return ((filled - self.offset_) / self.scale_).astype(np.float32)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, mask=None):
+        """Train the encoder and decoder to reconstruct ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows; NaN marks a missing entry.
+        y : None
+            Ignored.
+        mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
+            True where an entry is missing: the encoder sees ``fill_value``
+            there and the loss leaves it out.
+
+        Returns
+        -------
+        self : ConvAutoEncoder
+        """
+        warm = self._can_warm_start()
+        device = self._check_device()
+        X = self._validate_X(X, reset=not warm)
+        missing = self._missing(X, mask)
+        if not warm:
+            self._image_shape = self._resolve_image_shape(X.shape[1])
+            self._set_scaling(X, missing)
+        Xn, observed = self._prepare(X, missing)
+        X_dict = {"x": self._encoder_input(X, missing)}
+        if observed is not None:
+            X_dict["observed"] = observed
+
+        def build_net():
+            return _AutoEncoderNet(
+                module=AutoEncoderModule(self._make_encoder(), self._make_decoder()),
+                criterion=nn.MSELoss,
+                optimizer=torch.optim.Adam,
+                optimizer__weight_decay=self.weight_decay,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                iterator_train__shuffle=True,
+                train_split=None,
+                callbacks=self._callbacks(),
+                device=device,
+                verbose=self.verbose,
+            )
+
+        self._train(build_net, X_dict, Xn, self._draw_seed(), device)
+        return self
+
+    def _make_encoder(self):
+        if self._image_shape is None:
+            return MLPEncoder(
+                self.latent_dim, self.n_features_in_, hidden=8 * self.channels
+            )
+        return ConvEncoder(self.latent_dim, self._image_shape, channels=self.channels)
+
+    def _get_decoder(self):
+        return self.net_.module_.decoder
+
+    def _encode(self, Xe):
+        encoder = self.net_.module_.encoder
+        out = np.empty((len(Xe), self.latent_dim), dtype=np.float32)
+        with frozen(encoder), torch.no_grad():
+            for start in range(0, len(Xe), 1024):
+                x = torch.as_tensor(Xe[start : start + 1024], device=self._device)
+                out[start : start + len(x)] = encoder(x).cpu().numpy()
+        return out
+
+    def transform(self, X, mask=None):
+        """Encode ``X``; missing entries are filled with ``fill_value`` first.
+
+        With ``transform_max_iter > 0`` the encoder's code is then refined by
+        gradient descent on the observed entries, the decoder frozen.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to encode; NaN marks a missing entry.
+        mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
+            True where an entry is missing.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, latent_dim), float32
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        missing = self._missing(X, mask)
+        self._warn_empty_rows(missing)
+        codes = self._encode(self._encoder_input(X, missing))
+        if self.transform_max_iter == 0:
+            return codes
+        Xn, observed = self._prepare(X, missing)
+        return self._optimize(Xn, observed, codes, self.transform_penalty)

@@ -1,0 +1,364 @@
+"""Shared base of the estimators: validation, masks, scaling, decoding, scoring."""
+
+import contextlib
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import Callback
+
+from ._latent import frozen, optimize_latents
+from ._modules import ConvDecoder, MLPDecoder
+
+_TRANSFORM_BATCH = 1024
+
+
+def _check_image_shape(image_shape):
+    shape = tuple(image_shape)
+    if len(shape) != 3 or not all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
+    ):
+        raise ValueError(
+            "image_shape must be three positive integers (C, H, W); "
+            f"got {image_shape!r}."
+        )
+    return tuple(int(s) for s in shape)
+
+
+def check_mask(mask, shape):
+    """Validate ``mask`` (True = missing) against data of ``shape``.
+
+    Returns a boolean array of ``shape`` (a new array; the input is not
+    modified). A mask of shape ``(n_features,)`` is shared by all rows.
+    """
+    if mask is None:
+        return np.zeros(shape, dtype=bool)
+    if hasattr(mask, "toarray") or hasattr(mask, "tocsr"):
+        raise TypeError("mask must be a dense array; got a sparse matrix.")
+    mask = np.asarray(mask)
+    if mask.dtype == object or mask.dtype.kind in "USV":
+        raise TypeError(
+            f"mask must be boolean (True = missing); got dtype {mask.dtype}."
+        )
+    if mask.dtype != bool:
+        if mask.dtype.kind not in "iuf":
+            raise TypeError(
+                f"mask must be boolean (True = missing); got dtype {mask.dtype}."
+            )
+        if not np.isin(mask, (0, 1)).all():
+            raise ValueError(
+                "mask must be boolean (True = missing); got values other than 0 and 1."
+            )
+        mask = mask.astype(bool)
+    n_samples, n_features = shape
+    if mask.shape == (n_features,):
+        return np.broadcast_to(mask, shape).copy()
+    if mask.shape != (n_samples, n_features):
+        raise ValueError(
+            f"mask has shape {mask.shape}, but X has shape {shape}; expected "
+            f"({n_samples}, {n_features}) or ({n_features},)."
+        )
+    return mask.copy()
+
+
+@contextlib.contextmanager
+def _seeded(seed, device):
+    """Seed torch with ``seed`` without touching the global RNG state."""
+    dev = torch.device(device)
+    devices = []
+    if dev.type == "cuda":
+        devices = [dev.index if dev.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class _StopOnDivergence(Callback):
+    """Stop training with a clear error when the training loss is not finite."""
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "train_loss"]
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"Training diverged: the loss became {loss} at epoch "
+                f"{len(net.history)}. Lower `lr` (now {net.lr})."
+            )
+
+
+class _BaseLatentModel(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Common code of AutoDecoder and ConvAutoEncoder. Not for direct use."""
+
+    _parameter_constraints: dict = {
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "image_shape": [tuple, list, None],
+        "channels": [Interval(Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "transform_max_iter": [Interval(Integral, 0, None, closed="left")],
+        "transform_lr": [Interval(Real, 0, None, closed="neither")],
+        "callbacks": [list, None],
+        "warm_start": ["boolean"],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------------------ input
+    def _check_device(self):
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"device={self.device!r} is not a valid torch device."
+            ) from exc
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    f"device={self.device!r} was requested, but CUDA is not available "
+                    "on this machine; use device='cpu'."
+                )
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise ValueError(
+                    f"device={self.device!r} was requested, but only "
+                    f"{torch.cuda.device_count()} CUDA device(s) are available."
+                )
+        elif device.type not in ("cpu", "mps"):
+            raise ValueError(
+                f"device={self.device!r} is not supported; use 'cpu' or 'cuda'."
+            )
+        return str(device)
+
+    def _validate_X(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan",
+            accept_sparse=False,
+        )
+        # Always a fresh float32 array: the caller's data is never written to.
+        return np.array(X, dtype=np.float32, copy=True)
+
+    def _resolve_image_shape(self, n_features):
+        if self.image_shape is not None:
+            shape = _check_image_shape(self.image_shape)
+            if math.prod(shape) != n_features:
+                raise ValueError(
+                    f"image_shape={shape} has {math.prod(shape)} entries, but X has "
+                    f"{n_features} features."
+                )
+            return shape
+        side = math.isqrt(n_features)
+        return (1, side, side) if side * side == n_features else None
+
+    def _missing(self, X, mask):
+        """Boolean array, True where an entry is missing (``mask`` or NaN)."""
+        return check_mask(mask, X.shape) | np.isnan(X)
+
+    def _prepare(self, X, missing):
+        """Scale ``X`` and zero its missing entries; return (Xn, observed or None)."""
+        Xn = (X - self.offset_) / self.scale_
+        if not missing.any():
+            return Xn.astype(np.float32), None
+        Xn[missing] = 0.0
+        return Xn.astype(np.float32), (~missing).astype(np.float32)
+
+    def _set_scaling(self, X, missing):
+        """Per-feature mean and one global scale, from observed entries only."""
+        observed = ~missing
+        counts = observed.sum(axis=0)
+        sums = np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64)
+        offset = np.divide(sums, counts, out=np.zeros(X.shape[1]), where=counts > 0)
+        centered = np.where(observed, X - offset, 0.0)
+        n_obs = observed.sum()
+        scale = (
+            math.sqrt((centered.astype(np.float64) ** 2).sum() / n_obs)
+            if n_obs
+            else 0.0
+        )
+        if not math.isfinite(scale) or scale < 1e-12:
+            scale = 1.0
+        self.offset_ = offset.astype(np.float32)
+        self.scale_ = float(scale)
+
+    # ----------------------------------------------------------------- network
+    def _make_decoder(self):
+        if self._image_shape is None:
+            return MLPDecoder(
+                self.latent_dim, self.n_features_in_, hidden=8 * self.channels
+            )
+        return ConvDecoder(self.latent_dim, self._image_shape, channels=self.channels)
+
+    def _callbacks(self):
+        return [_StopOnDivergence()] + list(self.callbacks or [])
+
+    def _can_warm_start(self):
+        return self.warm_start and hasattr(self, "net_")
+
+    def _draw_seed(self):
+        return int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+
+    def _train(self, build_net, X_dict, y, seed, device):
+        """Build the net (or reuse it on warm start) and train it, seeded."""
+        with _seeded(seed, device):
+            if self._can_warm_start():
+                net = self.net_
+                net.max_epochs = self.max_epochs
+                net.partial_fit(X_dict, y)
+            else:
+                net = build_net()
+                net.fit(X_dict, y)
+        self.net_ = net
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+        self._n_features_out = self.latent_dim
+
+    @property
+    def _device(self):
+        return self.net_.device
+
+    @property
+    def decoder_(self):
+        """The fitted decoder, a ``torch.nn.Module`` mapping codes to scaled rows."""
+        check_is_fitted(self)
+        return self._get_decoder()
+
+    def _decode_scaled(self, Z):
+        decoder = self._get_decoder()
+        out = np.empty((len(Z), self.n_features_in_), dtype=np.float32)
+        with frozen(decoder), torch.no_grad():
+            for start in range(0, len(Z), _TRANSFORM_BATCH):
+                z = torch.as_tensor(
+                    Z[start : start + _TRANSFORM_BATCH], device=self._device
+                )
+                out[start : start + len(z)] = decoder(z).cpu().numpy()
+        return out
+
+    def _optimize(self, Xn, observed, init, penalty):
+        codes, _ = optimize_latents(
+            self._get_decoder(),
+            Xn,
+            observed,
+            init,
+            penalty=penalty,
+            max_iter=self.transform_max_iter,
+            lr=self.transform_lr,
+            batch_size=_TRANSFORM_BATCH,
+            device=self._device,
+            verbose=self.verbose,
+        )
+        return codes
+
+    def _warn_empty_rows(self, missing):
+        empty = missing.all(axis=1)
+        if empty.any():
+            warnings.warn(
+                f"{int(empty.sum())} row(s) have no observed entry; they get the "
+                "prior code (zeros) and decode to the model's prior reconstruction.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return empty
+
+    # ------------------------------------------------------------------ public
+    def fit_transform(self, X, y=None, mask=None):
+        """Fit to ``X``, then return codes for ``X`` computed by ``transform``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
+            True where an entry is missing.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, latent_dim), float32
+        """
+        return self.fit(X, y, mask=mask).transform(X, mask=mask)
+
+    def inverse_transform(self, X):
+        """Decode codes into rows in the input's feature space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, latent_dim)
+            Codes, as returned by ``transform``.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_), float32
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=np.float32, input_name="Z", accept_sparse=False)
+        if Z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
+                f"latent_dim={self.latent_dim}."
+            )
+        return self._decode_scaled(Z) * np.float32(self.scale_) + self.offset_
+
+    def score(self, X, y=None, mask=None):
+        """Negative mean squared reconstruction error (higher is better).
+
+        Without ``mask``, codes are fitted to every observed entry and the error
+        is taken over them. With ``mask``, codes are fitted to the entries the
+        mask leaves visible and the error is taken over the hidden entries,
+        whose true values are read from ``X``. NaN entries are never scored.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
+            True where an entry is hidden from the model.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        Xv = self._validate_X(X, reset=False)
+        known = ~np.isnan(Xv)
+        if mask is None:
+            scored = known
+        else:
+            scored = check_mask(mask, Xv.shape) & known
+            if not scored.any():
+                raise ValueError(
+                    "mask hides no entry with a known value in X: nothing to score."
+                )
+        if not scored.any():
+            raise ValueError("X has no observed entry: nothing to score.")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            recon = self.inverse_transform(self.transform(Xv, mask=mask))
+        err = (recon.astype(np.float64) - np.where(scored, Xv, 0.0)) ** 2
+        return -float(err[scored].mean())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.target_tags.required = False
+        return tags

@@ -1,0 +1,150 @@
+"""PyTorch modules: decoders and encoders for images and tabular rows."""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = [
+    "CoordConcat",
+    "ConvDecoder",
+    "ConvEncoder",
+    "MLPDecoder",
+    "MLPEncoder",
+    "AutoEncoderModule",
+    "n_upsamplings",
+]
+
+
+def n_upsamplings(height, width):
+    """Number of 2x upsamplings from a grid of side >= 4 (none for tiny images)."""
+    side = min(height, width)
+    return max(0, int(math.floor(math.log2(side / 4)))) if side >= 4 else 0
+
+
+class CoordConcat(nn.Module):
+    """Concatenate two normalized coordinate channels (y, x in [-1, 1])."""
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)
+        xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"))
+        return torch.cat([x, grid.expand(n, 2, h, w)], dim=1)
+
+
+def _conv_widths(channels, n_up):
+    # Widest at the coarse grid, halving at each upsampling, capped at 4x.
+    return [channels * 2 ** min(n_up - k, 2) for k in range(n_up + 1)]
+
+
+class ConvDecoder(nn.Module):
+    """Latent code -> image with transposed convolutions and coordinate channels.
+
+    A linear layer maps the code to a small grid; each stage concatenates the
+    normalized (y, x) coordinates, then upsamples 2x with a transposed
+    convolution and leaky ReLU. The output is linear and flattened in
+    ``(C, H, W)`` order.
+    """
+
+    def __init__(self, latent_dim, image_shape, channels=32, negative_slope=0.2):
+        super().__init__()
+        c_out, height, width = (int(s) for s in image_shape)
+        self.image_shape = (c_out, height, width)
+        n_up = n_upsamplings(height, width)
+        self.grid = (math.ceil(height / 2**n_up), math.ceil(width / 2**n_up))
+        widths = _conv_widths(channels, n_up)
+        self.fc = nn.Linear(latent_dim, widths[0] * self.grid[0] * self.grid[1])
+        self.act = nn.LeakyReLU(negative_slope)
+        layers = []
+        for c_in, c_next in zip(widths[:-1], widths[1:], strict=True):
+            layers += [
+                CoordConcat(),
+                nn.ConvTranspose2d(c_in + 2, c_next, 4, stride=2, padding=1),
+                nn.LeakyReLU(negative_slope),
+            ]
+        last = widths[-1]
+        layers += [
+            CoordConcat(),
+            nn.Conv2d(last + 2, last, 3, padding=1),
+            nn.LeakyReLU(negative_slope),
+            CoordConcat(),
+            nn.Conv2d(last + 2, c_out, 3, padding=1),
+        ]
+        self.convs = nn.Sequential(*layers)
+        self.widths = widths
+
+    def forward(self, z):
+        h = self.act(self.fc(z)).view(-1, self.widths[0], *self.grid)
+        out = self.convs(h)
+        c, height, width = self.image_shape
+        return out[:, :, :height, :width].reshape(len(z), c * height * width)
+
+
+class ConvEncoder(nn.Module):
+    """Image -> latent code with strided convolutions and ReLU."""
+
+    def __init__(self, latent_dim, image_shape, channels=32):
+        super().__init__()
+        c_in, height, width = (int(s) for s in image_shape)
+        self.image_shape = (c_in, height, width)
+        n_down = n_upsamplings(height, width)
+        widths = _conv_widths(channels, n_down)[::-1]
+        layers = [nn.Conv2d(c_in, widths[0], 3, padding=1), nn.ReLU()]
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            layers += [nn.Conv2d(a, b, 4, stride=2, padding=1), nn.ReLU()]
+        self.convs = nn.Sequential(*layers)
+        with torch.no_grad():
+            n_flat = self.convs(torch.zeros(1, c_in, height, width)).numel()
+        self.fc = nn.Linear(n_flat, latent_dim)
+
+    def forward(self, x):
+        h = self.convs(x.view(len(x), *self.image_shape))
+        return self.fc(h.flatten(1))
+
+
+class MLPDecoder(nn.Module):
+    """Latent code -> tabular row with a leaky-ReLU MLP."""
+
+    def __init__(self, latent_dim, n_features, hidden=256, negative_slope=0.2):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden),
+            nn.LeakyReLU(negative_slope),
+            nn.Linear(hidden, hidden),
+            nn.LeakyReLU(negative_slope),
+            nn.Linear(hidden, n_features),
+        )
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class MLPEncoder(nn.Module):
+    """Tabular row -> latent code with a ReLU MLP."""
+
+    def __init__(self, latent_dim, n_features, hidden=256):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(n_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, latent_dim),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class AutoEncoderModule(nn.Module):
+    """Encoder followed by decoder; ``forward`` returns ``(reconstruction, code)``."""
+
+    def __init__(self, encoder, decoder):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def forward(self, x):
+        z = self.encoder(x)
+        return self.decoder(z), z
