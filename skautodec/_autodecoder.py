@@ -15,6 +15,7 @@ from torch import nn
 
 from ._base import _BaseLatentModel
 from ._latent import row_loss
+from ._modules import make_decoder
 
 
 class _AutoDecoderNet(NeuralNet):
@@ -95,8 +96,10 @@ class AutoDecoder(_BaseLatentModel):
         Width of the decoder: convolution channels at full resolution (up to
         four times more at coarser scales); a tabular decoder has
         ``8 * channels`` hidden units.
-    latent_penalty : float, default=1e-2
-        Weight of the squared norm of each code (the prior), in training.
+    latent_penalty : float, default=1e-4
+        Weight of the squared norm of each code (the prior), in training. The
+        reconstruction term is the per-entry mean squared error of the scaled
+        data, so this weight is relative to a row's total variance.
     weight_decay : float, default=1e-5
         L2 penalty on the decoder's weights.
     lr : float, default=1e-3
@@ -118,9 +121,10 @@ class AutoDecoder(_BaseLatentModel):
         Starting codes in ``transform``: zeros (the prior's mean), or the
         codes of the ``n_init`` training rows whose reconstructions are
         closest on the observed entries.
-    n_init : int, default=1
-        Starts per row in ``transform`` with ``transform_init="nearest"``; the
-        code with the lowest final loss is kept.
+    n_init : int, default=10
+        Starts per row with ``transform_init="nearest"``. ``transform`` keeps
+        the code with the lowest final loss; ``reconstruct`` averages the
+        decodes of all starts, which is what fills missing entries best.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``ProgressiveReconstructions``).
     warm_start : bool, default=False
@@ -191,7 +195,7 @@ class AutoDecoder(_BaseLatentModel):
         *,
         image_shape=None,
         channels=32,
-        latent_penalty=1e-2,
+        latent_penalty=1e-4,
         weight_decay=1e-5,
         lr=1e-3,
         latent_lr=None,
@@ -201,7 +205,7 @@ class AutoDecoder(_BaseLatentModel):
         transform_lr=0.05,
         transform_penalty=None,
         transform_init="nearest",
-        n_init=1,
+        n_init=10,
         callbacks=None,
         warm_start=False,
         device="cpu",
@@ -255,6 +259,7 @@ class AutoDecoder(_BaseLatentModel):
                 f"rows, but X has {len(X)} rows."
             )
         missing = self._missing(X, mask)
+        self._check_observed(missing)
         seed = self._draw_seed()
         if not warm:
             self._image_shape = self._resolve_image_shape(X.shape[1])
@@ -266,7 +271,8 @@ class AutoDecoder(_BaseLatentModel):
 
         def build_net():
             return _AutoDecoderNet(
-                module=self._make_decoder(),
+                module=make_decoder,
+                **self._module_params(),
                 latents__init=self._initial_training_codes(Xn, seed),
                 criterion=nn.MSELoss,
                 optimizer=torch.optim.Adam,
@@ -298,7 +304,9 @@ class AutoDecoder(_BaseLatentModel):
         k = min(self.latent_dim, n - 1, n_features)
         if k >= 1:
             pca = PCA(n_components=k, random_state=seed)
-            codes[:, :k] = pca.fit_transform(Xn) / np.sqrt(n_features)
+            # constant data: PCA's explained-variance ratios divide 0 by 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                codes[:, :k] = pca.fit_transform(Xn) / np.sqrt(n_features)
         noise = check_random_state(seed).normal(scale=1e-3, size=codes.shape)
         return (codes + noise).astype(np.float32)
 
@@ -326,13 +334,46 @@ class AutoDecoder(_BaseLatentModel):
         -------
         Z : ndarray of shape (n_samples, latent_dim), float32
         """
+        return self._fit_codes(X, mask)
+
+    def reconstruct(self, X, mask=None):
+        """Whole rows rebuilt from their observed entries.
+
+        Each of the ``n_init`` starts is optimized and decoded, and the decodes
+        are averaged: where the visible part of a row is ambiguous this gives a
+        lower error on the missing entries than the single best code. With
+        ``n_init=1`` it equals ``inverse_transform(transform(X, mask=mask))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows; NaN marks a missing entry.
+        mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
+            True where an entry is missing.
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features), float32
+        """
+        codes = self._fit_codes(X, mask, return_all=True)
+        n, k, dim = codes.shape
+        mean = self._decode_scaled(codes.reshape(n * k, dim))
+        mean = mean.reshape(n, k, -1).mean(axis=1)
+        return mean * np.float32(self.scale_) + self.offset_
+
+    def _fit_codes(self, X, mask, return_all=False):
+        """Codes fitted to the observed entries; (n, n_init, dim) with
+        ``return_all``, else the lowest-loss start, (n, dim)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         missing = self._missing(X, mask)
+        self._check_range(X, missing)
         empty = self._warn_empty_rows(missing)
         Xn, observed = self._prepare(X, missing)
         init = self._initial_codes(Xn, observed, empty)
-        return self._optimize(Xn, observed, init, self._transform_penalty)
+        return self._optimize(
+            Xn, observed, init, self._transform_penalty, return_all=return_all
+        )
 
     def _initial_codes(self, Xn, observed, empty):
         n, dim = len(Xn), self.latent_dim

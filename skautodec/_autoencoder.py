@@ -5,6 +5,7 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.utils import to_tensor
@@ -12,7 +13,7 @@ from torch import nn
 
 from ._base import _BaseLatentModel
 from ._latent import frozen, row_loss
-from ._modules import AutoEncoderModule, ConvEncoder, MLPEncoder
+from ._modules import AutoEncoderModule
 
 
 class _AutoEncoderNet(NeuralNet):
@@ -112,10 +113,12 @@ class ConvAutoEncoder(_BaseLatentModel):
     (3, 2)
     """
 
+    _empty_row_code = "the encoder's code of a row of fill_value"
+
     _parameter_constraints: dict = {
         **_BaseLatentModel._parameter_constraints,
-        "fill_value": [Real],
-        "transform_penalty": [Real],
+        "fill_value": [Interval(Real, None, None, closed="neither")],
+        "transform_penalty": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -182,6 +185,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         device = self._check_device()
         X = self._validate_X(X, reset=not warm)
         missing = self._missing(X, mask)
+        self._check_observed(missing)
         if not warm:
             self._image_shape = self._resolve_image_shape(X.shape[1])
             self._set_scaling(X, missing)
@@ -192,7 +196,8 @@ class ConvAutoEncoder(_BaseLatentModel):
 
         def build_net():
             return _AutoEncoderNet(
-                module=AutoEncoderModule(self._make_encoder(), self._make_decoder()),
+                module=AutoEncoderModule,
+                **self._module_params(),
                 criterion=nn.MSELoss,
                 optimizer=torch.optim.Adam,
                 optimizer__weight_decay=self.weight_decay,
@@ -208,13 +213,6 @@ class ConvAutoEncoder(_BaseLatentModel):
 
         self._train(build_net, X_dict, Xn, self._draw_seed(), device)
         return self
-
-    def _make_encoder(self):
-        if self._image_shape is None:
-            return MLPEncoder(
-                self.latent_dim, self.n_features_in_, hidden=8 * self.channels
-            )
-        return ConvEncoder(self.latent_dim, self._image_shape, channels=self.channels)
 
     def _get_decoder(self):
         return self.net_.module_.decoder
@@ -248,6 +246,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         missing = self._missing(X, mask)
+        self._check_range(X, missing)
         self._warn_empty_rows(missing)
         codes = self._encode(self._encoder_input(X, missing))
         if self.transform_max_iter == 0:

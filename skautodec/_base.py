@@ -18,9 +18,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
 from ._latent import frozen, optimize_latents
-from ._modules import ConvDecoder, MLPDecoder
 
 _TRANSFORM_BATCH = 1024
+# Largest |observed entry - mean| / scale_ that transform accepts.
+_MAX_SCALED = 1e15
 
 
 def _check_image_shape(image_shape):
@@ -100,6 +101,8 @@ class _BaseLatentModel(
 ):
     """Common code of AutoDecoder and ConvAutoEncoder. Not for direct use."""
 
+    _empty_row_code = "the prior code (zeros)"
+
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
@@ -136,21 +139,37 @@ class _BaseLatentModel(
                     f"device={self.device!r} was requested, but only "
                     f"{torch.cuda.device_count()} CUDA device(s) are available."
                 )
-        elif device.type not in ("cpu", "mps"):
+        elif device.type == "mps":
+            if not torch.backends.mps.is_available():
+                raise ValueError(
+                    f"device={self.device!r} was requested, but MPS is not available "
+                    "on this machine; use device='cpu'."
+                )
+        elif device.type != "cpu":
             raise ValueError(
                 f"device={self.device!r} is not supported; use 'cpu' or 'cuda'."
             )
         return str(device)
 
     def _validate_X(self, X, reset):
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan",
-            accept_sparse=False,
-        )
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) > 2:
+            raise ValueError(
+                f"X must be 2-D (n_samples, n_features); got shape {tuple(shape)}. "
+                "Flatten images with X.reshape(len(X), -1) and pass "
+                "image_shape=(C, H, W)."
+            )
+        # Cast before the finiteness check, so that float64 values beyond the
+        # float32 range are reported (as infinity) instead of becoming inf.
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=np.float32,
+                ensure_all_finite="allow-nan",
+                accept_sparse=False,
+            )
         # Always a fresh float32 array: the caller's data is never written to.
         return np.array(X, dtype=np.float32, copy=True)
 
@@ -170,9 +189,34 @@ class _BaseLatentModel(
         """Boolean array, True where an entry is missing (``mask`` or NaN)."""
         return check_mask(mask, X.shape) | np.isnan(X)
 
+    def _check_observed(self, missing):
+        """In fit: at least one observed entry; warn about empty rows."""
+        if missing.all():
+            raise ValueError(
+                "X has no observed entry (every entry is NaN or masked): "
+                "nothing to fit."
+            )
+        self._warn_empty_rows(missing)
+
+    def _check_range(self, X, missing):
+        """Reject observed entries far outside the training data's range,
+        whose squared errors would overflow float32."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            peak = np.abs(np.where(missing, 0.0, X - self.offset_)).max(initial=0.0)
+            peak = peak / self.scale_
+        if not peak <= _MAX_SCALED:
+            raise ValueError(
+                f"X has observed entries {peak:.3g} times the training data's "
+                f"scale ({self.scale_:.3g}) away from its mean; their squared "
+                "errors would overflow float32. Is X in the units the model was "
+                "fitted on?"
+            )
+
     def _prepare(self, X, missing):
         """Scale ``X`` and zero its missing entries; return (Xn, observed or None)."""
-        Xn = (X - self.offset_) / self.scale_
+        # entries under the mask may overflow here; they are zeroed below
+        with np.errstate(over="ignore", invalid="ignore"):
+            Xn = (X - self.offset_) / self.scale_
         if not missing.any():
             return Xn.astype(np.float32), None
         Xn[missing] = 0.0
@@ -197,12 +241,16 @@ class _BaseLatentModel(
         self.scale_ = float(scale)
 
     # ----------------------------------------------------------------- network
-    def _make_decoder(self):
-        if self._image_shape is None:
-            return MLPDecoder(
-                self.latent_dim, self.n_features_in_, hidden=8 * self.channels
-            )
-        return ConvDecoder(self.latent_dim, self._image_shape, channels=self.channels)
+    def _module_params(self):
+        """``module__*`` arguments of the skorch net: the module is built by
+        skorch from these, so a pickle holds no tensor outside ``module_``."""
+        params = dict(
+            latent_dim=self.latent_dim,
+            n_features=self.n_features_in_,
+            image_shape=self._image_shape,
+            channels=self.channels,
+        )
+        return {f"module__{key}": value for key, value in params.items()}
 
     def _callbacks(self):
         return [_StopOnDivergence()] + list(self.callbacks or [])
@@ -251,7 +299,7 @@ class _BaseLatentModel(
                 out[start : start + len(z)] = decoder(z).cpu().numpy()
         return out
 
-    def _optimize(self, Xn, observed, init, penalty):
+    def _optimize(self, Xn, observed, init, penalty, return_all=False):
         codes, _ = optimize_latents(
             self._get_decoder(),
             Xn,
@@ -263,6 +311,7 @@ class _BaseLatentModel(
             batch_size=_TRANSFORM_BATCH,
             device=self._device,
             verbose=self.verbose,
+            return_all=return_all,
         )
         return codes
 
@@ -270,8 +319,8 @@ class _BaseLatentModel(
         empty = missing.all(axis=1)
         if empty.any():
             warnings.warn(
-                f"{int(empty.sum())} row(s) have no observed entry; they get the "
-                "prior code (zeros) and decode to the model's prior reconstruction.",
+                f"{int(empty.sum())} row(s) have no observed entry; they get "
+                f"{self._empty_row_code}.",
                 UserWarning,
                 stacklevel=3,
             )
@@ -316,6 +365,27 @@ class _BaseLatentModel(
             )
         return self._decode_scaled(Z) * np.float32(self.scale_) + self.offset_
 
+    def reconstruct(self, X, mask=None):
+        """Whole rows rebuilt from their observed entries.
+
+        Equal to ``inverse_transform(transform(X, mask=mask))`` unless the
+        estimator averages several candidate reconstructions (``AutoDecoder``
+        with ``n_init > 1``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows; NaN marks a missing entry.
+        mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
+            True where an entry is missing.
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features), float32
+            Every entry, observed or not, as the decoder produces it.
+        """
+        return self.inverse_transform(self.transform(X, mask=mask))
+
     def score(self, X, y=None, mask=None):
         """Negative mean squared reconstruction error (higher is better).
 
@@ -351,7 +421,7 @@ class _BaseLatentModel(
             raise ValueError("X has no observed entry: nothing to score.")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            recon = self.inverse_transform(self.transform(Xv, mask=mask))
+            recon = self.reconstruct(Xv, mask=mask)
         err = (recon.astype(np.float64) - np.where(scored, Xv, 0.0)) ** 2
         return -float(err[scored].mean())
 

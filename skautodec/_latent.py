@@ -51,6 +51,7 @@ def optimize_latents(
     batch_size=1024,
     device="cpu",
     verbose=0,
+    return_all=False,
 ):
     """Fit one code per row to a frozen decoder by gradient descent (Adam).
 
@@ -75,17 +76,22 @@ def optimize_latents(
     lr : float
         Adam learning rate.
 
+    return_all : bool, default=False
+        Return every start's code and loss instead of the best one.
+
     Returns
     -------
     codes : ndarray of shape (n_samples, latent_dim), float32
+        Or (n_samples, n_init, latent_dim) with ``return_all``.
     loss : ndarray of shape (n_samples,), the final per-row loss
+        Or (n_samples, n_init) with ``return_all``.
     """
     init = np.asarray(init, dtype=np.float32)
     if init.ndim == 2:
         init = init[:, None, :]
     n, n_init, dim = init.shape
-    codes = np.empty((n, dim), dtype=np.float32)
-    losses = np.empty(n, dtype=np.float32)
+    codes = np.empty((n, n_init, dim), dtype=np.float32)
+    losses = np.empty((n, n_init), dtype=np.float32)
     rows_per_batch = max(1, batch_size // n_init)
     batches = range(0, n, rows_per_batch)
     progress = None
@@ -104,13 +110,15 @@ def optimize_latents(
                 obs = obs.repeat_interleave(n_init, dim=0)
             z0 = torch.as_tensor(init[start:stop].reshape(-1, dim), device=device)
             z, loss = _descend(decoder, x, obs, z0, penalty, max_iter, lr, progress)
-            best = loss.view(-1, n_init).argmin(dim=1)
-            rows = torch.arange(len(best), device=best.device)
-            codes[start:stop] = z.view(-1, n_init, dim)[rows, best].cpu().numpy()
-            losses[start:stop] = loss.view(-1, n_init)[rows, best].cpu().numpy()
+            codes[start:stop] = z.view(-1, n_init, dim).cpu().numpy()
+            losses[start:stop] = loss.view(-1, n_init).cpu().numpy()
     if progress is not None:
         progress.close()
-    return codes, losses
+    if return_all:
+        return codes, losses
+    best = losses.argmin(axis=1)
+    rows = np.arange(n)
+    return codes[rows, best], losses[rows, best]
 
 
 def _descend(decoder, x, obs, z0, penalty, max_iter, lr, progress):

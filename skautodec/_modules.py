@@ -12,6 +12,8 @@ __all__ = [
     "MLPDecoder",
     "MLPEncoder",
     "AutoEncoderModule",
+    "make_decoder",
+    "make_encoder",
     "n_upsamplings",
 ]
 
@@ -137,13 +139,28 @@ class MLPEncoder(nn.Module):
         return self.net(x)
 
 
+def make_decoder(latent_dim, n_features, image_shape=None, channels=32):
+    """The decoder for rows of ``n_features``: convolutional when
+    ``image_shape`` is given, else a multilayer perceptron."""
+    if image_shape is None:
+        return MLPDecoder(latent_dim, n_features, hidden=8 * channels)
+    return ConvDecoder(latent_dim, image_shape, channels=channels)
+
+
+def make_encoder(latent_dim, n_features, image_shape=None, channels=32):
+    """The encoder matching :func:`make_decoder`."""
+    if image_shape is None:
+        return MLPEncoder(latent_dim, n_features, hidden=8 * channels)
+    return ConvEncoder(latent_dim, image_shape, channels=channels)
+
+
 class AutoEncoderModule(nn.Module):
     """Encoder followed by decoder; ``forward`` returns ``(reconstruction, code)``."""
 
-    def __init__(self, encoder, decoder):
+    def __init__(self, latent_dim, n_features, image_shape=None, channels=32):
         super().__init__()
-        self.encoder = encoder
-        self.decoder = decoder
+        self.encoder = make_encoder(latent_dim, n_features, image_shape, channels)
+        self.decoder = make_decoder(latent_dim, n_features, image_shape, channels)
 
     def forward(self, x):
         z = self.encoder(x)

@@ -5,29 +5,40 @@ every channel; they are flattened in ``(C, H, W)`` order like the rows the
 estimators take.
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils import check_random_state
 
 __all__ = ["center_mask", "random_mask", "half_mask", "block_mask"]
 
 
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _check_count(value, name):
+    if not _is_int(value) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
+
+
 def _chw(image_shape):
-    shape = tuple(int(s) for s in image_shape)
+    shape = tuple(image_shape) if np.iterable(image_shape) else ()
     if len(shape) == 2:
         shape = (1, *shape)
-    if len(shape) != 3 or min(shape) < 1:
+    if len(shape) != 3 or not all(_is_int(s) and s >= 1 for s in shape):
         raise ValueError(
             f"image_shape must be (C, H, W) or (H, W) of positive integers; "
             f"got {image_shape!r}."
         )
-    return shape
+    return tuple(int(s) for s in shape)
 
 
 def _check_size(size, height, width):
-    if not 0 <= size <= min(height, width):
+    if not _is_int(size) or not 0 <= size <= min(height, width):
         raise ValueError(
-            f"size={size} must be between 0 and the image's smaller side "
-            f"{min(height, width)}."
+            "size must be an integer between 0 and the image's smaller side "
+            f"{min(height, width)}; got {size!r}."
         )
 
 
@@ -94,6 +105,8 @@ def random_mask(n_samples, n_features, missing_fraction=0.25, *, random_state=No
     -------
     mask : ndarray of bool, shape (n_samples, n_features)
     """
+    _check_count(n_samples, "n_samples")
+    _check_count(n_features, "n_features")
     if not 0.0 <= missing_fraction <= 1.0:
         raise ValueError(
             f"missing_fraction must be in [0, 1]; got {missing_fraction!r}."
@@ -111,8 +124,8 @@ def block_mask(n_samples, image_shape, size, *, n_blocks=1, random_state=None):
     """
     c, h, w = _chw(image_shape)
     _check_size(size, h, w)
-    if n_blocks < 0:
-        raise ValueError(f"n_blocks must be >= 0; got {n_blocks}.")
+    _check_count(n_samples, "n_samples")
+    _check_count(n_blocks, "n_blocks")
     generator = check_random_state(random_state)
     mask = np.zeros((n_samples, c, h, w), dtype=bool)
     tops = generator.randint(0, h - size + 1, size=(n_samples, n_blocks))

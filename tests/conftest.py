@@ -4,6 +4,9 @@ import torch
 
 from skautodec.datasets import make_low_rank
 
+# Tiny networks run fastest on one thread, and CI has two cores.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def seed_everything():

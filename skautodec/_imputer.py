@@ -1,0 +1,169 @@
+"""LatentImputer: fill missing entries with a latent model's reconstruction."""
+
+import math
+from numbers import Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .metrics import _reconstruct_rows
+
+
+def _is_nan(value):
+    return isinstance(value, Real) and math.isnan(value)
+
+
+class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Impute missing entries with the reconstruction of a latent model.
+
+    Use it where ``KNNImputer`` or ``IterativeImputer`` would go. ``fit``
+    trains a clone of ``estimator`` on the incomplete rows, missing entries
+    left out of its loss. ``transform`` fits a code to each row from its
+    observed entries, decodes it (``reconstruct``, which for an AutoDecoder
+    averages the decodes of its ``n_init`` starts), and fills the missing
+    entries from the decoding; observed entries are returned unchanged.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A latent model that takes NaN as missing and has ``transform`` and
+        ``inverse_transform``: :class:`~skautodec.AutoDecoder`,
+        :class:`~skautodec.ConvAutoEncoder`, or a ``Pipeline`` of steps that
+        pass NaN through (such as ``StandardScaler``) ending with one of them.
+        It is cloned in ``fit``.
+    missing_values : float, default=np.nan
+        The placeholder of missing entries. With a value other than NaN, NaN
+        in ``X`` is an error, as in ``SimpleImputer``.
+
+    Attributes
+    ----------
+    estimator_ : estimator object
+        The fitted clone of ``estimator``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.impute.KNNImputer : Imputation from the nearest complete rows.
+    sklearn.impute.IterativeImputer : Imputation by regressing each feature on
+        the others.
+
+    Notes
+    -----
+    Unlike scikit-learn's imputers, features that are missing in every
+    training row are kept: they are filled with the decoder's output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodec import AutoDecoder, LatentImputer
+    >>> from skautodec.datasets import make_low_rank
+    >>> X = make_low_rank(n_samples=20, n_features=6, random_state=0)
+    >>> X_missing = X.copy()
+    >>> X_missing[::4, 0] = np.nan
+    >>> imputer = LatentImputer(
+    ...     AutoDecoder(latent_dim=2, max_epochs=5, transform_max_iter=10,
+    ...                 random_state=0))
+    >>> X_filled = imputer.fit_transform(X_missing)
+    >>> bool(np.isnan(X_filled).any())
+    False
+    >>> bool((X_filled[1:4] == X[1:4]).all())
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "transform", "inverse_transform"])],
+        "missing_values": [Real],
+    }
+
+    def __init__(self, estimator, *, missing_values=np.nan):
+        self.estimator = estimator
+        self.missing_values = missing_values
+
+    def _validate_input(self, X, reset):
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if _is_nan(self.missing_values) else True,
+            accept_sparse=False,
+        )
+
+    def _missing(self, X):
+        if _is_nan(self.missing_values):
+            return np.isnan(X)
+        return X == self.missing_values
+
+    @staticmethod
+    def _with_nan(X, missing):
+        """A copy of ``X`` with NaN at the missing entries."""
+        out = np.array(X, copy=True)
+        out[missing] = np.nan
+        return out
+
+    # The wrapped estimator validates its own parameters in its fit.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit a clone of ``estimator`` to the incomplete rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with missing entries marked by ``missing_values``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : LatentImputer
+        """
+        X = self._validate_input(X, reset=True)
+        estimator = clone(self.estimator)
+        estimator.fit(self._with_nan(X, self._missing(X)))
+        self.estimator_ = estimator
+        return self
+
+    def transform(self, X):
+        """Fill the missing entries of ``X``; observed entries are unchanged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with missing entries marked by ``missing_values``.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            Same dtype as ``X`` (float32 or float64).
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        missing = self._missing(X)
+        out = np.array(X, copy=True)
+        rows = missing.any(axis=1)
+        if rows.any():
+            X_rows = self._with_nan(X[rows], missing[rows])
+            recon = _reconstruct_rows(self.estimator_, X_rows)
+            if recon is None:
+                Z = self.estimator_.transform(X_rows)
+                recon = self.estimator_.inverse_transform(Z)
+            recon = np.asarray(recon, dtype=X.dtype)
+            out[rows] = np.where(missing[rows], recon, X[rows])
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = _is_nan(self.missing_values)
+        tags.input_tags.sparse = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

@@ -1,0 +1,469 @@
+"""The ``skautodec`` command: ``skautodec compare`` runs the reference study.
+
+It trains the study's models (see :func:`skautodec.report.fit_study`), scores
+them on test images with a centered hole of each size, and writes
+``results.csv``, PNG figures and a ``report.md`` into ``--out``.
+"""
+
+import argparse
+import os
+import shlex
+import sys
+import time
+import warnings
+
+import numpy as np
+
+__all__ = ["main"]
+
+_DEFAULTS = {
+    "digits": {
+        "n_train": None,  # all images left after the test split
+        "n_test": 360,
+        "max_epochs": 30,
+        "mask_sizes": "2,3,4,5",
+        "latent_dim": 16,
+    },
+    "mnist": {
+        "n_train": 10_000,
+        "n_test": 1_000,
+        "max_epochs": 50,
+        "mask_sizes": "8,12,16,20",
+        "latent_dim": 64,
+    },
+}
+_DEFAULTS["fashion-mnist"] = _DEFAULTS["mnist"]
+
+_FIGURES = {
+    "masked_reconstructions": "Inpainting: original, observed part (hidden "
+    "entries in red) and each model's output, one row per hole size.",
+    "error_vs_hole_size": "MSE on the hidden entries against the hole size.",
+    "interpolation": "Decoded codes between pairs of test images, linear and "
+    "spherical (slerp), alpha in {0, .25, .5, .75, 1}.",
+    "progressive_reconstructions": "Decoded codes of training images while "
+    "the autodecoder trains.",
+    "latent_tsne": "t-SNE of the training codes, coloured by label.",
+    "training_curves": "Training loss per epoch (scaled units).",
+}
+
+
+def _sizes(text):
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers separated by commas, e.g. 2,3,4; got {text!r}"
+        )
+    return sizes
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
+def _non_negative(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer; got {text!r}"
+        )
+    return value
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="skautodec",
+        description="Autodecoders and autoencoders as scikit-learn estimators.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser(
+        "compare",
+        help="run the inpainting study and write a table, figures and a report",
+        description=(
+            "Train a ConvAutoEncoder (fed masked images; trained with each "
+            "mask; with refined codes), an AutoDecoder and baselines (mean "
+            "image, KNN imputer, PCA), then score them on test images with a "
+            "centered square hole of each size. Writes results.csv, PNG "
+            "figures and report.md into --out."
+        ),
+    )
+    p.add_argument(
+        "--dataset",
+        choices=sorted(_DEFAULTS),
+        default="digits",
+        help="digits (bundled with scikit-learn, the default), mnist or "
+        "fashion-mnist (padded to 32x32)",
+    )
+    p.add_argument(
+        "--data-home",
+        default=None,
+        help="folder with MNIST/raw or FashionMNIST/raw "
+        "(default: $SKAUTODEC_DATA or ~/skautodec_data)",
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download MNIST / Fashion-MNIST with torchvision when missing",
+    )
+    p.add_argument(
+        "--n-train",
+        type=_positive,
+        default=None,
+        help="training images (digits: all but the test images; mnist: 10000)",
+    )
+    p.add_argument(
+        "--n-test",
+        type=_positive,
+        default=None,
+        help="test images (digits: 360; mnist: 1000)",
+    )
+    p.add_argument(
+        "--max-epochs",
+        type=_positive,
+        default=None,
+        help="training epochs of each network (digits: 30; mnist: 50)",
+    )
+    p.add_argument(
+        "--mask-sizes",
+        type=_sizes,
+        default=None,
+        help="sides of the centered holes, comma separated "
+        "(digits: 2,3,4,5; mnist: 8,12,16,20)",
+    )
+    p.add_argument(
+        "--latent-dim",
+        type=_positive,
+        default=None,
+        help="size of the codes (digits: 16; mnist: 64)",
+    )
+    p.add_argument(
+        "--transform-max-iter",
+        type=_non_negative,
+        default=100,
+        help="Adam steps fitting a test code (autodecoder) or refining one "
+        "(autoencoder + refinement); default 100",
+    )
+    p.add_argument(
+        "--n-init",
+        type=_positive,
+        default=None,
+        help="starts per test code of the autodecoder (default: AutoDecoder's)",
+    )
+    p.add_argument(
+        "--channels",
+        type=_positive,
+        default=32,
+        help="width of the networks (default 32)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=64,
+        help="training batch size (default 64)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        default=None,
+        help="torch CPU threads (default: torch's choice)",
+    )
+    p.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        help="seed of the split and the models (default 0)",
+    )
+    p.add_argument(
+        "--out",
+        default="skautodec-compare",
+        help="output folder (default ./skautodec-compare)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _load(args):
+    from sklearn.model_selection import train_test_split
+
+    from .datasets import load_digits_images, load_fashion_mnist, load_mnist
+
+    if args.dataset == "digits":
+        data = load_digits_images()
+        n_total = len(data.data)
+        if args.n_test >= n_total:
+            raise ValueError(f"--n-test must be below {n_total} for digits.")
+        n_train = args.n_train or n_total - args.n_test
+        if n_train + args.n_test > n_total:
+            raise ValueError(
+                f"--n-train + --n-test must be at most {n_total} for digits."
+            )
+        X_train, X_test, y_train, y_test = train_test_split(
+            data.data,
+            data.target,
+            train_size=n_train,
+            test_size=args.n_test,
+            random_state=args.random_state,
+            stratify=None,
+        )
+        return X_train, y_train, X_test, y_test, data.image_shape
+    loader = load_mnist if args.dataset == "mnist" else load_fashion_mnist
+    kwargs = {"data_home": args.data_home, "download": args.download}
+    train = loader(train=True, n_samples=args.n_train, **kwargs)
+    test = loader(train=False, n_samples=args.n_test, **kwargs)
+    return train.data, train.target, test.data, test.target, train.image_shape
+
+
+def _epoch_schedule(max_epochs, n=6):
+    """About ``n`` snapshot epochs, spaced geometrically, ending at the last."""
+    epochs = np.unique(np.geomspace(1, max_epochs, n).round().astype(int))
+    return [0, *(int(e) for e in epochs)]
+
+
+def _save(fig, path):
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _write_report(path, command, args, results, figures, seconds, shapes, n_init):
+    from .report import to_markdown, wide_table
+
+    n_train, n_test, image_shape = shapes
+
+    def table(metric):
+        return wide_table(results, metric).rename_axis("hole size")
+
+    lines = [
+        "# skautodec compare",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Dataset: {args.dataset}, {n_train} training and {n_test} test images "
+        f"of shape {tuple(image_shape)}; latent_dim={args.latent_dim}, "
+        f"max_epochs={args.max_epochs}, transform_max_iter="
+        f"{args.transform_max_iter}, n_init={n_init}, device={args.device}, "
+        f"random_state={args.random_state}. Wall time {seconds:.0f} s.",
+        "",
+        "A centered square hole of each size is hidden from every test image. "
+        "Baselines keep the observed pixels and fill the hole; the networks "
+        "output every pixel.",
+        "",
+        "## MSE on the hidden pixels (lower is better)",
+        "",
+        to_markdown(table("mse_hidden")),
+        "",
+        "## PSNR on the hidden pixels (dB, higher is better)",
+        "",
+        to_markdown(table("psnr_hidden"), floatfmt=".2f"),
+        "",
+        "## MSE on the observed pixels",
+        "",
+        to_markdown(table("mse_observed")),
+        "",
+        "## Seconds to fit and to reconstruct the test images",
+        "",
+        to_markdown(
+            results.groupby("model", sort=False)[
+                ["fit_seconds", "transform_seconds"]
+            ].mean(),
+            floatfmt=".3g",
+        ),
+        "",
+        "All rows: `results.csv`.",
+        "",
+        "## Figures",
+        "",
+    ]
+    for name, caption in figures.items():
+        lines += [
+            f"### {name.replace('_', ' ')}",
+            "",
+            caption,
+            "",
+            f"![{name}]({name}.png)",
+            "",
+        ]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+
+
+def _compare(args, command, data, masks, start):
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    from . import AutoDecoder, ConvAutoEncoder
+    from .callbacks import ProgressiveReconstructions
+    from .plotting import (
+        plot_error_vs_hole_size,
+        plot_interpolations,
+        plot_latent_tsne,
+        plot_masked_reconstructions,
+        plot_progressive_reconstructions,
+        plot_training_curves,
+    )
+    from .report import compare, fit_study, wide_table
+
+    progress = not args.quiet
+    X_train, y_train, X_test, y_test, image_shape = data
+    common = {
+        "latent_dim": args.latent_dim,
+        "channels": args.channels,
+        "max_epochs": args.max_epochs,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "random_state": args.random_state,
+    }
+    follow = list(range(min(8, len(X_train))))
+    extra = {} if args.n_init is None else {"n_init": args.n_init}
+    autodecoder = AutoDecoder(
+        transform_max_iter=args.transform_max_iter,
+        **extra,
+        callbacks=[
+            ProgressiveReconstructions(
+                sample_indices=follow, epochs=_epoch_schedule(args.max_epochs)
+            )
+        ],
+        **common,
+    )
+    study = fit_study(
+        X_train,
+        masks,
+        autoencoder=ConvAutoEncoder(**common),
+        autodecoder=autodecoder,
+        refine_max_iter=args.transform_max_iter,
+        progress=progress,
+    )
+    models = study.models
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # rows with no observed entry
+        results = compare(
+            models, X_test, masks, fit_seconds=study.fit_seconds, progress=progress
+        )
+    results.insert(0, "dataset", args.dataset)
+    os.makedirs(args.out, exist_ok=True)
+    results.to_csv(os.path.join(args.out, "results.csv"), index=False)
+
+    steps = list(_FIGURES)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="figures")
+    networks = [n for n in models if n.startswith(("autoencoder", "autodecoder"))]
+    n_pairs = min(4, len(X_test) // 2)
+    n_tsne = min(len(X_train), 1000)
+    for name in steps:
+        if name == "masked_reconstructions":
+            fig = plot_masked_reconstructions(
+                {n: models[n] for n in networks},
+                X_test,
+                masks,
+                image_shape=image_shape,
+            )
+        elif name == "error_vs_hole_size":
+            fig = plot_error_vs_hole_size(results)
+        elif name == "interpolation":
+            fig = plot_interpolations(
+                {n: models[n] for n in ("autoencoder", "autodecoder")},
+                X_test[:n_pairs],
+                X_test[n_pairs : 2 * n_pairs],
+                image_shape=image_shape,
+            )
+        elif name == "progressive_reconstructions":
+            fig = plot_progressive_reconstructions(
+                models["autodecoder"], X=X_train, image_shape=image_shape
+            )
+        elif name == "latent_tsne":
+            fig = plot_latent_tsne(
+                {
+                    "autoencoder": models["autoencoder"].transform(X_train[:n_tsne]),
+                    "autodecoder": models["autodecoder"].latents_[:n_tsne],
+                },
+                y_train[:n_tsne],
+                random_state=args.random_state,
+            )
+        else:
+            fig = plot_training_curves(
+                {n: models[n] for n in ("autoencoder", "autodecoder")}
+            )
+        _save(fig, os.path.join(args.out, f"{name}.png"))
+
+    seconds = time.perf_counter() - start
+    _write_report(
+        os.path.join(args.out, "report.md"),
+        command,
+        args,
+        results,
+        _FIGURES,
+        seconds,
+        (len(X_train), len(X_test), image_shape),
+        models["autodecoder"].n_init,
+    )
+    print(wide_table(results, "mse_hidden").to_string(float_format="%.4f"))
+    print(
+        f"\nWrote {args.out}/results.csv, report.md and {len(_FIGURES)} figures "
+        f"in {seconds:.0f} s."
+    )
+
+
+def main(argv=None):
+    """Run the ``skautodec`` command line.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        Arguments after the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 on bad input or missing data.
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    defaults = _DEFAULTS[args.dataset]
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, _sizes(value) if key == "mask_sizes" else value)
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            parser.error(f"--device {args.device}: CUDA is not available here.")
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        parser.error("compare needs matplotlib: pip install matplotlib")
+    command = shlex.join(["skautodec", *(sys.argv[1:] if argv is None else argv)])
+    start = time.perf_counter()
+    try:
+        from .masks import center_mask
+
+        data = _load(args)
+        masks = {s: center_mask(data[-1], s) for s in args.mask_sizes}
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"skautodec compare: error: {exc}", file=sys.stderr)
+        return 2
+    _compare(args, command, data, masks, start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

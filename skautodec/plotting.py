@@ -1,0 +1,413 @@
+"""Figures of the study: image grids, errors, interpolations, codes, training.
+
+matplotlib is imported only when a function here is called (``pip install
+skautodec[plot]``). Images are rows flattened in (C, H, W) order with values
+in [0, 1]; values outside are clipped for display. Every function returns a
+``matplotlib.figure.Figure``.
+"""
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._base import check_mask
+from .report import interpolate, reconstruct
+
+__all__ = [
+    "image_grid",
+    "plot_error_vs_hole_size",
+    "plot_interpolations",
+    "plot_latent_tsne",
+    "plot_masked_reconstructions",
+    "plot_progressive_reconstructions",
+    "plot_training_curves",
+]
+
+_HIDDEN_COLOR = (0.85, 0.25, 0.2)
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "skautodec.plotting needs matplotlib; install it with "
+            "`pip install matplotlib` or `pip install skautodec[plot]`."
+        ) from exc
+    return plt
+
+
+def _resolve_shape(image_shape, n_features):
+    if image_shape is None:
+        side = math.isqrt(n_features)
+        if side * side != n_features:
+            raise ValueError(
+                f"Rows have {n_features} features, not a square number: pass "
+                "image_shape=(C, H, W)."
+            )
+        return (1, side, side)
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3 or math.prod(shape) != n_features:
+        raise ValueError(
+            f"image_shape={image_shape!r} does not match rows of {n_features} features."
+        )
+    return shape
+
+
+def _to_rgb(images, image_shape):
+    """Rows (n, F) -> float tensor (n, 3, H, W) clipped to [0, 1]."""
+    import torch
+
+    c, h, w = image_shape
+    x = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0).reshape(-1, c, h, w)
+    if c == 1:
+        x = np.repeat(x, 3, axis=1)
+    elif c != 3:
+        x = np.repeat(x[:, :1], 3, axis=1)
+    return torch.as_tensor(x)
+
+
+def _grid_tensor(rgb, nrow, padding, pad_value):
+    from torchvision.utils import make_grid
+
+    grid = make_grid(rgb, nrow=nrow, padding=padding, pad_value=pad_value)
+    return grid.permute(1, 2, 0).numpy()
+
+
+def image_grid(images, image_shape=None, *, nrow=8, padding=1, pad_value=1.0):
+    """Tile rows into one RGB picture with ``torchvision.utils.make_grid``.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_images, n_features)
+    image_shape : tuple of int (C, H, W) or (H, W), or None, default=None
+        None infers ``(1, s, s)`` from square rows.
+    nrow : int, default=8
+        Images per row of the grid.
+    padding : int, default=1
+    pad_value : float, default=1.0
+        Colour of the padding (1 = white).
+
+    Returns
+    -------
+    grid : ndarray of shape (height, width, 3), float32 in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodec.plotting import image_grid
+    >>> image_grid(np.zeros((6, 16)), nrow=3, padding=1).shape
+    (11, 16, 3)
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 2 or len(images) == 0:
+        raise ValueError(
+            f"images must be 2-D (n_images, n_features); got {images.shape}."
+        )
+    shape = _resolve_shape(image_shape, images.shape[1])
+    return _grid_tensor(_to_rgb(images, shape), nrow, padding, pad_value)
+
+
+def _show(ax, grid, title=None):
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+
+
+def _model_at(model, key):
+    return model[key] if isinstance(model, Mapping) else model
+
+
+def plot_masked_reconstructions(
+    models, X, masks, *, image_shape=None, n_images=6, nrow=3
+):
+    """Inpainting side by side: original, observed part, each model's output.
+
+    One row of panels per mask and one column per model, after the original
+    images and the observed part (the loss region; the hidden entries are
+    shown in red).
+
+    Parameters
+    ----------
+    models : mapping
+        Fitted models by name, as for :func:`skautodec.report.compare`.
+    X : array-like of shape (n_samples, n_features)
+        Images; the first ``n_images`` are shown.
+    masks : mapping of key to array-like of bool
+        Masks (True = hidden) by key, e.g. the hole size, of shape
+        (n_features,) or (n_samples, n_features).
+    image_shape : tuple of int or None, default=None
+    n_images : int, default=6
+    nrow : int, default=3
+        Images per row within a panel.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    X = np.asarray(X, dtype=np.float32)[:n_images]
+    shape = _resolve_shape(image_shape, X.shape[1])
+    columns = ["original", "observed", *models]
+    fig, axes = plt.subplots(
+        len(masks),
+        len(columns),
+        figsize=(1.9 * len(columns), 1.9 * len(masks) * 2 / max(nrow, 1) + 0.4),
+        squeeze=False,
+    )
+    for i, (key, mask) in enumerate(masks.items()):
+        mask = np.asarray(mask)
+        hidden = check_mask(mask[:n_images] if mask.ndim == 2 else mask, X.shape)
+        import torch
+
+        observed = _to_rgb(X, shape)
+        hidden_px = torch.as_tensor(hidden.reshape(len(X), *shape)[:, 0])
+        for ch, value in enumerate(_HIDDEN_COLOR):
+            observed[:, ch][hidden_px] = value
+        panels = [
+            _grid_tensor(_to_rgb(X, shape), nrow, 1, 1.0),
+            _grid_tensor(observed, nrow, 1, 1.0),
+        ]
+        for model in models.values():
+            out = reconstruct(_model_at(model, key), X, mask=hidden)
+            panels.append(_grid_tensor(_to_rgb(out, shape), nrow, 1, 1.0))
+        for j, grid in enumerate(panels):
+            _show(axes[i, j], grid, columns[j] if i == 0 else None)
+        axes[i, 0].set_ylabel(str(key), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_error_vs_hole_size(
+    results, metric="mse_hidden", *, x="mask", xlabel="hole size", logy=False
+):
+    """Line plot of an error of :func:`~skautodec.report.compare` against the
+    mask key, one line per model.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        As returned by :func:`skautodec.report.compare`; the ``x`` column
+        must be numeric.
+    metric : str, default="mse_hidden"
+    x : str, default="mask"
+    xlabel : str, default="hole size"
+    logy : bool, default=False
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import pandas as pd
+
+    plt = _pyplot()
+    for col in (metric, x, "model"):
+        if col not in results.columns:
+            raise ValueError(f"results has no column {col!r}.")
+    if not pd.api.types.is_numeric_dtype(results[x]):
+        raise ValueError(
+            f"Column {x!r} must be numeric to plot against it; got {results[x].dtype}."
+        )
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in pd.unique(results["model"]):
+        part = results[results["model"] == name].sort_values(x)
+        ax.plot(part[x], part[metric], marker="o", label=str(name))
+    ax.set_xticks(sorted(pd.unique(results[x])))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(metric)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_interpolations(
+    models,
+    x_a,
+    x_b,
+    *,
+    alphas=(0.0, 0.25, 0.5, 0.75, 1.0),
+    methods=("linear", "slerp"),
+    image_shape=None,
+):
+    """Decoded codes between pairs of images, per model and method.
+
+    Parameters
+    ----------
+    models : mapping of str to fitted estimator
+        Models with ``transform`` and ``inverse_transform``.
+    x_a, x_b : array-like of shape (n_pairs, n_features)
+        The pairs' end points.
+    alphas : sequence of float, default=(0, .25, .5, .75, 1)
+    methods : sequence of {"linear", "slerp"}, default=("linear", "slerp")
+    image_shape : tuple of int or None, default=None
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One panel per (model, method): a row per pair, a column per alpha.
+    """
+    plt = _pyplot()
+    x_a = np.atleast_2d(np.asarray(x_a, dtype=np.float32))
+    x_b = np.atleast_2d(np.asarray(x_b, dtype=np.float32))
+    shape = _resolve_shape(image_shape, x_a.shape[1])
+    alphas = list(alphas)
+    fig, axes = plt.subplots(
+        len(models),
+        len(methods),
+        figsize=(0.9 * len(alphas) * len(methods) + 0.6, 0.9 * len(x_a) * len(models)),
+        squeeze=False,
+    )
+    for i, (name, est) in enumerate(models.items()):
+        for j, method in enumerate(methods):
+            images = interpolate(est, x_a, x_b, alphas, method=method)
+            grid = image_grid(
+                images.reshape(-1, images.shape[-1]), shape, nrow=len(alphas)
+            )
+            _show(axes[i, j], grid, f"{name}, {method}")
+            _, h, w = shape
+            axes[i, j].set_xticks([1 + k * (w + 1) + w / 2 for k in range(len(alphas))])
+            axes[i, j].set_xticklabels([f"{a:g}" for a in alphas], fontsize=7)
+            axes[i, j].tick_params(length=0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_progressive_reconstructions(
+    estimator, callback=None, *, X=None, image_shape=None
+):
+    """Decoded training codes at the epochs a
+    :class:`~skautodec.callbacks.ProgressiveReconstructions` callback recorded.
+
+    Parameters
+    ----------
+    estimator : fitted AutoDecoder
+        Fitted with the callback.
+    callback : ProgressiveReconstructions or None, default=None
+        None finds the instance that ran in ``estimator.net_``.
+    X : array-like of shape (n_samples, n_features) or None, default=None
+        The training rows; when given, the targets are shown in a last row.
+    image_shape : tuple of int or None, default=None
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        A row per snapshot, a column per followed training row.
+    """
+    from .callbacks import ProgressiveReconstructions
+
+    plt = _pyplot()
+    if callback is None:
+        callback = ProgressiveReconstructions.from_estimator(estimator)
+    recon = callback.reconstructions(estimator)  # (n_epochs, n_samples, F)
+    labels = [f"epoch {e}" for e in callback.epochs_]
+    rows = list(recon)
+    if X is not None:
+        rows.append(np.asarray(X, dtype=np.float32)[callback._indices_])
+        labels.append("target")
+    n_samples, n_features = recon.shape[1:]
+    shape = _resolve_shape(image_shape, n_features)
+    grid = image_grid(np.concatenate(rows), shape, nrow=n_samples)
+    fig, ax = plt.subplots(figsize=(0.7 * n_samples + 1.2, 0.7 * len(rows) + 0.4))
+    _show(ax, grid)
+    h = shape[1]
+    ax.set_yticks([1 + k * (h + 1) + h / 2 for k in range(len(rows))])
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.tick_params(length=0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_tsne(codes, y, *, X=None, perplexity=30.0, random_state=None):
+    """t-SNE maps of the codes of several models, coloured by label.
+
+    Parameters
+    ----------
+    codes : mapping of str to ndarray or fitted estimator
+        Codes of shape (n_samples, latent_dim) by name, or estimators whose
+        ``transform(X)`` gives them.
+    y : array-like of shape (n_samples,)
+        Labels for the colours.
+    X : array-like of shape (n_samples, n_features) or None, default=None
+        Rows to encode, for the estimators in ``codes``.
+    perplexity : float, default=30.0
+        Lowered to ``(n_samples - 1) / 3`` for small samples.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    from sklearn.manifold import TSNE
+
+    plt = _pyplot()
+    y = np.asarray(y)
+    fig, axes = plt.subplots(
+        1, len(codes), figsize=(4.2 * len(codes), 4), squeeze=False
+    )
+    for ax, (name, value) in zip(axes[0], codes.items(), strict=True):
+        if hasattr(value, "transform"):
+            if X is None:
+                raise ValueError(f"Pass X to encode with the estimator {name!r}.")
+            value = value.transform(X)
+        Z = np.asarray(value, dtype=np.float64)
+        if len(Z) != len(y):
+            raise ValueError(f"{name!r} has {len(Z)} codes, but y has {len(y)} labels.")
+        perp = min(perplexity, max((len(Z) - 1) / 3.0, 1.0))
+        emb = TSNE(
+            n_components=2, perplexity=perp, init="pca", random_state=random_state
+        ).fit_transform(Z)
+        points = ax.scatter(emb[:, 0], emb[:, 1], c=y, cmap="tab10", s=6)
+        ax.set_title(f"{name} codes (t-SNE)", fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(points, ax=list(axes[0]), label="label")
+    return fig
+
+
+def plot_training_curves(models, *, logy=True):
+    """Training loss per epoch from each model's ``history_``.
+
+    Parameters
+    ----------
+    models : mapping
+        Fitted estimators by name (or mask key -> estimator, one line each);
+        models without ``history_`` (the baselines) are skipped.
+    logy : bool, default=True
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    lines = 0
+    for name, model in models.items():
+        items = model.items() if isinstance(model, Mapping) else [(None, model)]
+        for key, est in items:
+            history = getattr(est, "history_", None)
+            if history is None or not len(history):
+                continue
+            loss = history[:, "train_loss"]
+            label = str(name) if key is None else f"{name} [{key}]"
+            ax.plot(np.arange(1, len(loss) + 1), loss, label=label)
+            lines += 1
+    if not lines:
+        raise ValueError("No model has a training history (history_) to plot.")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (scaled units)")
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

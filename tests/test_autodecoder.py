@@ -1,0 +1,253 @@
+"""AutoDecoder: training codes, loss, frozen-decoder transform, scoring."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from torch import nn
+
+from skautodec import AutoDecoder
+from skautodec._latent import row_loss
+
+FAST = dict(latent_dim=2, channels=4, max_epochs=3, transform_max_iter=20)
+
+
+@pytest.fixture(scope="module")
+def ad(X_tab):
+    return AutoDecoder(**FAST, random_state=0).fit(X_tab)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X = (load_digits().data / 16.0).astype(np.float32)
+    return X[:150], X[1000:1040]
+
+
+def scaled(est, X):
+    return (X - est.offset_) / est.scale_
+
+
+def test_one_code_per_training_row(ad, X_tab):
+    assert isinstance(ad.net_.latents_, nn.Embedding)
+    assert ad.net_.latents_.num_embeddings == len(X_tab)
+    assert ad.latents_.shape == (len(X_tab), 2)
+    np.testing.assert_array_equal(ad.latents_, ad.net_.latents_.weight.detach().numpy())
+    # a copy: later changes to the net do not leak into latents_
+    assert not np.shares_memory(ad.latents_, ad.net_.latents_.weight.detach().numpy())
+    assert ad.n_iter_ == 3 == len(ad.history_)
+    assert np.isfinite(ad.history_[:, "train_loss"]).all()
+
+
+def test_training_loss_formula(X_tab):
+    est = AutoDecoder(**FAST, latent_penalty=0.7, random_state=0).fit(X_tab)
+    net = est.net_
+    idx = np.arange(len(X_tab))
+    with torch.no_grad():
+        recon, z = net.infer({"idx": idx})
+        loss = net.get_loss((recon, z), scaled(est, X_tab), X={"idx": idx})
+    target = torch.from_numpy(scaled(est, X_tab))
+    expected = (((recon - target) ** 2).mean(1) + 0.7 * (z**2).sum(1)).mean()
+    torch.testing.assert_close(loss, expected)
+
+
+def test_larger_latent_penalty_gives_smaller_codes(X_tab):
+    common = dict(FAST, max_epochs=5, batch_size=8, latent_lr=0.05, random_state=0)
+    free = AutoDecoder(**common, latent_penalty=0.0).fit(X_tab)
+    tight = AutoDecoder(**common, latent_penalty=10.0).fit(X_tab)
+    free_norm = np.linalg.norm(free.latents_, axis=1).mean()
+    tight_norm = np.linalg.norm(tight.latents_, axis=1).mean()
+    assert tight_norm < 0.5 * free_norm
+
+
+def test_weight_decay_on_decoder_group_only(X_tab):
+    est = AutoDecoder(
+        **FAST, weight_decay=0.123, lr=2e-3, latent_lr=0.07, random_state=0
+    ).fit(X_tab)
+    decoder_group, code_group = est.net_.optimizer_.param_groups
+    decoder_params = {id(p) for p in est.net_.module_.parameters()}
+    assert {id(p) for p in decoder_group["params"]} == decoder_params
+    assert decoder_group["weight_decay"] == 0.123
+    assert decoder_group["lr"] == 2e-3
+    assert [id(p) for p in code_group["params"]] == [id(est.net_.latents_.weight)]
+    assert code_group["weight_decay"] == 0.0
+    assert code_group["lr"] == 0.07
+
+
+def test_latent_lr_defaults_to_ten_times_lr(ad):
+    assert ad.net_.optimizer_.param_groups[1]["lr"] == pytest.approx(10 * ad.lr)
+
+
+def test_transform_keeps_decoder_frozen(ad, X_tab):
+    decoder = ad.decoder_
+    before = {k: v.clone() for k, v in decoder.state_dict().items()}
+    flags = [p.requires_grad for p in decoder.parameters()]
+    training = decoder.training
+    ad.transform(X_tab[:5])
+    for k, v in decoder.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+    assert [p.requires_grad for p in decoder.parameters()] == flags
+    assert all(flags)
+    assert decoder.training == training
+
+
+def test_transform_rows_solved_independently(ad, X_tab):
+    batch = ad.transform(X_tab[:8])
+    for i in [0, 5]:
+        alone = ad.transform(X_tab[i : i + 1])
+        np.testing.assert_allclose(alone[0], batch[i], atol=1e-4)
+
+
+def test_transform_and_inverse_shapes_and_dtypes(ad, X_tab):
+    Z = ad.transform(X_tab[:7].astype(np.float64))
+    assert Z.shape == (7, 2) and Z.dtype == np.float32
+    X_hat = ad.inverse_transform(Z)
+    assert X_hat.shape == (7, 6) and X_hat.dtype == np.float32
+    assert ad.inverse_transform(Z.astype(np.float64)).dtype == np.float32
+
+
+def test_score_is_negative_mse(ad, X_tab):
+    one = copy.deepcopy(ad).set_params(n_init=1)
+    recon = one.inverse_transform(one.transform(X_tab))
+    expected = -np.mean((recon.astype(np.float64) - X_tab) ** 2)
+    assert one.score(X_tab) == pytest.approx(expected, rel=1e-5)
+    assert one.score(X_tab) < 0
+    # with several starts, score uses reconstruct (their decodes averaged)
+    recon = ad.reconstruct(X_tab)
+    expected = -np.mean((recon.astype(np.float64) - X_tab) ** 2)
+    assert ad.score(X_tab) == pytest.approx(expected, rel=1e-5)
+
+
+def test_score_with_mask_scores_hidden_entries(ad, X_tab):
+    one = copy.deepcopy(ad).set_params(n_init=1)
+    mask = np.zeros(X_tab.shape, dtype=bool)
+    mask[:, :2] = True
+    recon = one.inverse_transform(one.transform(X_tab, mask=mask))
+    expected = -np.mean((recon[mask].astype(np.float64) - X_tab[mask]) ** 2)
+    assert one.score(X_tab, mask=mask) == pytest.approx(expected, rel=1e-5)
+
+
+def test_masked_values_have_no_influence(ad, X_tab):
+    mask = np.zeros(X_tab.shape, dtype=bool)
+    mask[::2, 1] = True
+    mask[1::3, 4] = True
+    garbage = X_tab.copy()
+    garbage[mask] = 1e6
+    original = garbage.copy()
+    Z = ad.transform(garbage, mask=mask)
+    np.testing.assert_array_equal(garbage, original)  # not modified in place
+    np.testing.assert_array_equal(Z, ad.transform(X_tab, mask=mask))
+    with_nan = X_tab.copy()
+    with_nan[mask] = np.nan
+    np.testing.assert_array_equal(Z, ad.transform(with_nan))
+
+
+@pytest.mark.parametrize("transform_init", ["zeros", "nearest"])
+def test_transform_init_options(X_tab, transform_init):
+    est = AutoDecoder(**FAST, transform_init=transform_init, random_state=0)
+    Z = est.fit(X_tab).transform(X_tab[:4])
+    assert Z.shape == (4, 2) and np.isfinite(Z).all()
+
+
+def test_n_init_does_not_increase_the_loss(X_tab):
+    kw = dict(FAST, transform_max_iter=5, random_state=0)
+    one = AutoDecoder(**kw, n_init=1).fit(X_tab)
+    three = AutoDecoder(**kw, n_init=3).fit(X_tab)
+    np.testing.assert_array_equal(one.latents_, three.latents_)
+    target = torch.from_numpy(scaled(one, X_tab))
+
+    def objective(Z):
+        with torch.no_grad():
+            z = torch.from_numpy(Z)
+            return row_loss(one.decoder_(z), target, None, z, one.latent_penalty)
+
+    assert (
+        objective(three.transform(X_tab)) <= objective(one.transform(X_tab)) + 1e-6
+    ).all()
+
+
+def test_random_state_repeatable(X_tab):
+    a = AutoDecoder(**FAST, random_state=3).fit(X_tab)
+    b = AutoDecoder(**FAST, random_state=3).fit(X_tab)
+    np.testing.assert_array_equal(a.latents_, b.latents_)
+    np.testing.assert_array_equal(a.transform(X_tab), b.transform(X_tab))
+    c = AutoDecoder(**FAST, random_state=4).fit(X_tab)
+    assert not np.array_equal(a.latents_, c.latents_)
+
+
+def test_random_state_leaves_global_rng_alone(X_tab):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    AutoDecoder(**FAST, random_state=0).fit(X_tab)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_verbose_prints_epoch_log(X_tab, capsys):
+    AutoDecoder(**FAST, verbose=1, random_state=0).fit(X_tab)
+    out = capsys.readouterr().out
+    assert "epoch" in out and "train_loss" in out
+    AutoDecoder(**FAST, verbose=0, random_state=0).fit(X_tab)
+    assert capsys.readouterr().out == ""
+
+
+def test_verbose_progress_bar_on_long_transform(ad, capsys):
+    X = np.random.default_rng(0).normal(size=(100, 6)).astype(np.float32)
+    est = AutoDecoder(**dict(FAST, transform_max_iter=100), verbose=1, random_state=0)
+    est.fit(X[:20])
+    capsys.readouterr()
+    est.transform(X)
+    assert "transform" in capsys.readouterr().err
+    ad.transform(X)  # verbose=0
+    assert capsys.readouterr().err == ""
+
+
+def test_reconstructions_do_not_collapse(digits):
+    X_train, X_test = digits
+    est = AutoDecoder(
+        latent_dim=8,
+        channels=8,
+        lr=1e-2,
+        max_epochs=5,
+        batch_size=16,
+        transform_max_iter=30,
+        random_state=0,
+    ).fit(X_train)
+    recon = est.inverse_transform(est.transform(X_test))
+    mean_mse = np.mean((X_train.mean(axis=0) - X_test) ** 2)
+    assert np.mean((recon - X_test) ** 2) < 0.75 * mean_mse
+    # rows differ from each other as the digits do, not one blurred image
+    assert recon.std(axis=0).mean() > 0.3 * X_test.std(axis=0).mean()
+
+
+def test_warm_start_continues_training(X_tab):
+    est = AutoDecoder(**FAST, warm_start=True, random_state=0).fit(X_tab)
+    net = est.net_
+    est.fit(X_tab)
+    assert est.net_ is net
+    assert est.n_iter_ == 6
+    with pytest.raises(ValueError, match="rows"):
+        est.fit(X_tab[:10])
+
+
+def test_errors(ad, X_tab):
+    with pytest.raises(NotFittedError):
+        AutoDecoder().transform(X_tab)
+    with pytest.raises(NotFittedError):
+        AutoDecoder().inverse_transform(np.zeros((2, 64)))
+    with pytest.raises(ValueError, match="features"):
+        ad.transform(X_tab[:, :4])
+    with pytest.raises(ValueError, match="latent_dim"):
+        ad.inverse_transform(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="mask"):
+        ad.transform(X_tab, mask=np.zeros((3, 6), dtype=bool))
+    with pytest.raises(TypeError, match="mask"):
+        ad.transform(X_tab, mask=np.full(6, "a"))
+    with pytest.raises(ValueError, match="latent_penalty"):
+        AutoDecoder(latent_penalty=-1.0).fit(X_tab)
+    with pytest.raises(ValueError, match="transform_init"):
+        AutoDecoder(transform_init="pca").fit(X_tab)
+    with pytest.raises(ValueError, match="device"):
+        AutoDecoder(**FAST, device="tpu").fit(X_tab)

@@ -1,0 +1,161 @@
+"""Test-time latent optimization on decoders whose optimum is known."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from skautodec._latent import frozen, optimize_latents, row_loss
+from skautodec._modules import MLPDecoder
+
+N_FEATURES, DIM = 6, 2
+
+
+@pytest.fixture
+def linear():
+    """Decoder z -> W z with a well-conditioned W, and rows to fit."""
+    decoder = nn.Linear(DIM, N_FEATURES, bias=False)
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(N_FEATURES, DIM)).astype(np.float32)
+    with torch.no_grad():
+        decoder.weight.copy_(torch.from_numpy(W))
+    X = rng.normal(size=(5, N_FEATURES)).astype(np.float32)
+    return decoder, W, X
+
+
+def fit(decoder, X, observed=None, init=None, **kwargs):
+    if init is None:
+        init = np.zeros((len(X), DIM), dtype=np.float32)
+    kwargs = {"max_iter": 400, "lr": 0.05, **kwargs}
+    return optimize_latents(decoder, X, observed, init, **kwargs)
+
+
+def test_row_loss_matches_formula():
+    rng = np.random.default_rng(0)
+    recon, target = torch.randn(3, 4), torch.randn(3, 4)
+    obs = torch.from_numpy(rng.integers(0, 2, size=(3, 4)).astype(np.float32))
+    z = torch.randn(3, 2)
+    expected = ((recon - target) ** 2 * obs).sum(1) / 4 + 0.5 * (z**2).sum(1)
+    torch.testing.assert_close(row_loss(recon, target, obs, z, 0.5), expected)
+    torch.testing.assert_close(
+        row_loss(recon, target, None), ((recon - target) ** 2).mean(1)
+    )
+
+
+def test_least_squares_without_penalty(linear):
+    decoder, W, X = linear
+    codes, loss = fit(decoder, X)
+    expected = np.linalg.lstsq(W, X.T, rcond=None)[0].T
+    np.testing.assert_allclose(codes, expected, atol=1e-3)
+    residual = ((codes @ W.T - X) ** 2).mean(axis=1)
+    np.testing.assert_allclose(loss, residual, rtol=1e-4, atol=1e-6)
+    assert codes.dtype == np.float32 and codes.shape == (5, DIM)
+
+
+def test_penalty_gives_ridge_solution(linear):
+    decoder, W, X = linear
+    penalty = 0.3
+    codes, _ = fit(decoder, X, penalty=penalty)
+    # minimizes |W z - x|^2 / F + penalty |z|^2
+    A = W.T @ W / N_FEATURES + penalty * np.eye(DIM)
+    expected = np.linalg.solve(A, W.T @ X.T / N_FEATURES).T
+    np.testing.assert_allclose(codes, expected, atol=1e-3)
+    unpenalized = np.linalg.lstsq(W, X.T, rcond=None)[0].T
+    assert np.linalg.norm(codes) < np.linalg.norm(unpenalized)
+
+
+def test_mask_fits_observed_entries_only(linear):
+    decoder, W, X = linear
+    observed = np.ones_like(X)
+    observed[:, [1, 4]] = 0.0
+    garbage = X.copy()
+    garbage[:, [1, 4]] = 1e3
+    codes, _ = fit(decoder, garbage, observed)
+    keep = observed[0].astype(bool)
+    expected = np.linalg.lstsq(W[keep], X[:, keep].T, rcond=None)[0].T
+    np.testing.assert_allclose(codes, expected, atol=1e-3)
+
+
+def test_rows_are_independent():
+    decoder = MLPDecoder(DIM, N_FEATURES, hidden=16)
+    X = np.random.default_rng(1).normal(size=(7, N_FEATURES)).astype(np.float32)
+    init = np.random.default_rng(2).normal(size=(7, DIM)).astype(np.float32)
+    together, loss = fit(decoder, X, init=init, max_iter=50)
+    for i in [0, 3, 6]:
+        alone, loss_i = fit(decoder, X[i : i + 1], init=init[i : i + 1], max_iter=50)
+        np.testing.assert_allclose(alone[0], together[i], atol=1e-4)
+        np.testing.assert_allclose(loss_i[0], loss[i], rtol=1e-4, atol=1e-7)
+    small_batches, _ = fit(decoder, X, init=init, max_iter=50, batch_size=2)
+    np.testing.assert_allclose(small_batches, together, atol=1e-4)
+
+
+def test_n_init_keeps_lowest_loss_start(linear):
+    decoder, W, X = linear
+    best = np.linalg.lstsq(W, X.T, rcond=None)[0].T.astype(np.float32)
+    far = best + 5.0
+    init = np.stack([far, best, far + 1.0], axis=1)  # (n, n_init, dim)
+    codes, loss = fit(decoder, X, init=init, max_iter=0)
+    np.testing.assert_array_equal(codes, best)
+    # with a few steps every start moves, the one nearest the optimum still wins
+    codes, loss = fit(decoder, X, init=init, max_iter=3, lr=0.01)
+    assert np.abs(codes - best).max() < 0.1
+    recon = torch.from_numpy(codes) @ torch.from_numpy(W).T
+    np.testing.assert_allclose(
+        loss, row_loss(recon, torch.from_numpy(X), None).numpy(), rtol=1e-5
+    )
+
+
+def test_return_all_gives_every_start(linear):
+    decoder, _, X = linear
+    init = np.random.default_rng(0).normal(size=(len(X), 3, DIM)).astype(np.float32)
+    codes, loss = fit(decoder, X, init=init, max_iter=5, return_all=True)
+    assert codes.shape == (len(X), 3, DIM) and loss.shape == (len(X), 3)
+    best_codes, best_loss = fit(decoder, X, init=init, max_iter=5)
+    rows = np.arange(len(X))
+    np.testing.assert_array_equal(best_codes, codes[rows, loss.argmin(axis=1)])
+    np.testing.assert_array_equal(best_loss, loss.min(axis=1))
+
+
+def test_decoder_is_frozen_and_restored():
+    decoder = MLPDecoder(DIM, N_FEATURES, hidden=16)
+    decoder.net[0].weight.requires_grad_(False)  # a mixed starting state
+    decoder.train()
+    before = {k: v.clone() for k, v in decoder.state_dict().items()}
+    flags = [p.requires_grad for p in decoder.parameters()]
+    X = np.random.default_rng(0).normal(size=(4, N_FEATURES)).astype(np.float32)
+    fit(decoder, X, max_iter=20)
+    for k, v in decoder.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+    assert [p.requires_grad for p in decoder.parameters()] == flags
+    assert decoder.training
+    assert all(p.grad is None for p in decoder.parameters())
+
+
+def test_frozen_restores_state_on_error():
+    module = nn.Linear(2, 2)
+    module.train()
+    with pytest.raises(RuntimeError, match="boom"), frozen(module):
+        assert not module.training
+        assert not any(p.requires_grad for p in module.parameters())
+        raise RuntimeError("boom")
+    assert module.training
+    assert all(p.requires_grad for p in module.parameters())
+
+
+def test_non_finite_decoder_raises(linear):
+    decoder, _, X = linear
+    with torch.no_grad():
+        decoder.weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="diverged"):
+        fit(decoder, X)
+
+
+def test_progress_bar_on_long_runs(linear, capsys):
+    decoder, _, _ = linear
+    X = np.random.default_rng(0).normal(size=(100, N_FEATURES)).astype(np.float32)
+    init = np.zeros((100, DIM), dtype=np.float32)
+    optimize_latents(decoder, X, None, init, max_iter=100, verbose=1)
+    err = capsys.readouterr().err
+    assert "transform" in err and "100/100" in err
+    optimize_latents(decoder, X, None, init, max_iter=100, verbose=0)
+    assert capsys.readouterr().err == ""
