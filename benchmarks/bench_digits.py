@@ -5,10 +5,11 @@ Held-out reconstruction error against the mean image and PCA, a
 refit with the same ``random_state``), a small ``GridSearchCV`` and wall
 times. Prints one table::
 
-    python benchmarks/bench_digits.py            # default training (100 epochs)
-    python benchmarks/bench_digits.py --quick    # a few epochs, to try the script
+    python benchmarks/bench_digits.py --threads 1   # default training (100 epochs)
+    python benchmarks/bench_digits.py --quick       # a few epochs, to try the script
 
-Takes 10-20 minutes on two CPU cores with the default settings.
+Takes about 15 minutes on a busy two-core machine with ``--threads 1`` (about
+8 minutes of CPU time); results are in ``benchmarks/README.md``.
 """
 
 import argparse

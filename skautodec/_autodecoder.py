@@ -118,13 +118,15 @@ class AutoDecoder(_BaseLatentModel):
     transform_penalty : float or None, default=None
         Weight of the prior in ``transform``; None uses ``latent_penalty``.
     transform_init : {"zeros", "nearest"}, default="nearest"
-        Starting codes in ``transform``: zeros (the prior's mean), or the
-        codes of the ``n_init`` training rows whose reconstructions are
-        closest on the observed entries.
+        Starting codes of the test-time fit: zeros (the prior's mean), or the
+        codes of the training rows whose reconstructions are closest on the
+        observed entries (the closest one for ``transform``, the ``n_init``
+        closest for ``reconstruct``).
     n_init : int, default=10
-        Starts per row with ``transform_init="nearest"``. ``transform`` keeps
-        the code with the lowest final loss; ``reconstruct`` averages the
-        decodes of all starts, which is what fills missing entries best.
+        Starts per row in ``reconstruct`` (and so in ``score``) with
+        ``transform_init="nearest"``: each is optimized and decoded, and the
+        decodes are averaged, which fills missing entries better than any
+        single code. ``transform`` uses the closest start only.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``ProgressiveReconstructions``).
     warm_start : bool, default=False
@@ -334,15 +336,15 @@ class AutoDecoder(_BaseLatentModel):
         -------
         Z : ndarray of shape (n_samples, latent_dim), float32
         """
-        return self._fit_codes(X, mask)
+        return self._fit_codes(X, mask, n_starts=1)[:, 0]
 
     def reconstruct(self, X, mask=None):
         """Whole rows rebuilt from their observed entries.
 
-        Each of the ``n_init`` starts is optimized and decoded, and the decodes
-        are averaged: where the visible part of a row is ambiguous this gives a
-        lower error on the missing entries than the single best code. With
-        ``n_init=1`` it equals ``inverse_transform(transform(X, mask=mask))``.
+        Codes are fitted from the ``n_init`` closest training codes, decoded,
+        and the decodes averaged: where the visible part of a row is ambiguous
+        this gives a lower error on the missing entries than any single code.
+        With ``n_init=1`` it equals ``inverse_transform(transform(X, mask=mask))``.
 
         Parameters
         ----------
@@ -355,31 +357,31 @@ class AutoDecoder(_BaseLatentModel):
         -------
         X_hat : ndarray of shape (n_samples, n_features), float32
         """
-        codes = self._fit_codes(X, mask, return_all=True)
+        codes = self._fit_codes(X, mask, n_starts=self.n_init)
         n, k, dim = codes.shape
         mean = self._decode_scaled(codes.reshape(n * k, dim))
         mean = mean.reshape(n, k, -1).mean(axis=1)
         return mean * np.float32(self.scale_) + self.offset_
 
-    def _fit_codes(self, X, mask, return_all=False):
-        """Codes fitted to the observed entries; (n, n_init, dim) with
-        ``return_all``, else the lowest-loss start, (n, dim)."""
+    def _fit_codes(self, X, mask, n_starts):
+        """Codes fitted to the observed entries from ``n_starts`` starts per
+        row, shape (n, n_starts, dim) (one start with zeros init)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         missing = self._missing(X, mask)
         self._check_range(X, missing)
         empty = self._warn_empty_rows(missing)
         Xn, observed = self._prepare(X, missing)
-        init = self._initial_codes(Xn, observed, empty)
+        init = self._initial_codes(Xn, observed, empty, n_starts)
         return self._optimize(
-            Xn, observed, init, self._transform_penalty, return_all=return_all
+            Xn, observed, init, self._transform_penalty, return_all=True
         )
 
-    def _initial_codes(self, Xn, observed, empty):
+    def _initial_codes(self, Xn, observed, empty, n_starts):
         n, dim = len(Xn), self.latent_dim
         if self.transform_init == "zeros":
-            return np.zeros((n, dim), dtype=np.float32)
-        k = min(self.n_init, len(self.latents_))
+            return np.zeros((n, 1, dim), dtype=np.float32)
+        k = min(n_starts, len(self.latents_))
         idx = self._nearest_training_rows(Xn, observed, k)
         init = self.latents_[idx]
         init[empty] = 0.0

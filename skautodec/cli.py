@@ -190,6 +190,12 @@ def _parser():
         default="skautodec-compare",
         help="output folder (default ./skautodec-compare)",
     )
+    p.add_argument(
+        "--ablations",
+        action="store_true",
+        help="also score the autodecoder with one start and with zero-started "
+        "codes, to show what its test-time defaults buy",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -300,6 +306,22 @@ def _write_report(path, command, args, results, figures, seconds, shapes, n_init
         f.write("\n".join(lines))
 
 
+def _ablations(autodecoder):
+    """Copies of the fitted autodecoder, each with one test-time default
+    changed (the fitted networks are shared; only settings differ)."""
+    from .report import with_refinement
+
+    keep = autodecoder.transform_max_iter
+    return {
+        "autodecoder: 1 start": with_refinement(
+            autodecoder, transform_max_iter=keep, n_init=1
+        ),
+        "autodecoder: zeros init": with_refinement(
+            autodecoder, transform_max_iter=keep, transform_init="zeros"
+        ),
+    }
+
+
 def _compare(args, command, data, masks, start):
     import matplotlib
 
@@ -315,7 +337,7 @@ def _compare(args, command, data, masks, start):
         plot_progressive_reconstructions,
         plot_training_curves,
     )
-    from .report import compare, fit_study, wide_table
+    from .report import STUDY_MODELS, compare, fit_study, wide_table
 
     progress = not args.quiet
     X_train, y_train, X_test, y_test, image_shape = data
@@ -348,6 +370,8 @@ def _compare(args, command, data, masks, start):
         progress=progress,
     )
     models = study.models
+    if args.ablations:
+        models.update(_ablations(models["autodecoder"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # rows with no observed entry
         results = compare(
@@ -362,7 +386,9 @@ def _compare(args, command, data, masks, start):
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc="figures")
-    networks = [n for n in models if n.startswith(("autoencoder", "autodecoder"))]
+    networks = [
+        n for n in STUDY_MODELS if n in models and n != "autoencoder + refinement"
+    ]
     n_pairs = min(4, len(X_test) // 2)
     n_tsne = min(len(X_train), 1000)
     for name in steps:

@@ -241,6 +241,8 @@ def test_errors(ad, X_tab):
         ad.transform(X_tab[:, :4])
     with pytest.raises(ValueError, match="latent_dim"):
         ad.inverse_transform(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="2-D"):
+        AutoDecoder(**FAST).fit(np.zeros((4, 2, 3)))
     with pytest.raises(ValueError, match="mask"):
         ad.transform(X_tab, mask=np.zeros((3, 6), dtype=bool))
     with pytest.raises(TypeError, match="mask"):

@@ -2,21 +2,12 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 
 from skautodec import AutoDecoder, ConvAutoEncoder
 from skautodec.callbacks import ProgressiveReconstructions, _EpochProgress
 
 TINY = {"latent_dim": 3, "channels": 4, "random_state": 0}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_snapshots_on_the_instance_passed(X_img):

@@ -34,15 +34,6 @@ def pickle_round_trip(est):
     return pickle.loads(pickle.dumps(est))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models run many times faster on one thread of a busy machine."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 @pytest.fixture(scope="module")
 def X():
     return make_low_rank(n_samples=30, n_features=16, random_state=0)

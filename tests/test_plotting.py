@@ -8,7 +8,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 from skautodec import AutoDecoder, ConvAutoEncoder  # noqa: E402
 from skautodec._baselines import MeanFill  # noqa: E402
@@ -28,11 +27,8 @@ TINY = {"latent_dim": 3, "channels": 4, "max_epochs": 2, "random_state": 0}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def close_figures():
     yield
-    torch.set_num_threads(n)
     plt.close("all")
 
 

@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -63,15 +62,6 @@ def data_and_mask(draw, corruption="none", n_features=None):
     elif corruption == "mask":
         mask = np.zeros((n + draw(st.sampled_from([-1, 1])), f), dtype=bool)
     return X, mask
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models run many times faster on one thread of a busy machine."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 
 
 @pytest.fixture(scope="module")

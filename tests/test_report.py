@@ -1,7 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.impute import KNNImputer
 
@@ -21,14 +20,6 @@ from skautodec.report import (
 )
 
 TINY = {"latent_dim": 4, "channels": 4, "max_epochs": 2, "random_state": 0}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -23,15 +23,6 @@ def make(name, **params):
     return ESTIMATORS[name](**{**TINY, "random_state": 0, **params})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models run many times faster on one thread of a busy machine."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 @pytest.fixture(scope="module")
 def X():
     """30 rows of 16 features: rows are 4x4 images, so the conv path runs."""
