@@ -8,8 +8,8 @@ times. Prints one table::
     python benchmarks/bench_digits.py --threads 1   # default training (100 epochs)
     python benchmarks/bench_digits.py --quick       # a few epochs, to try the script
 
-Takes about 15 minutes on a busy two-core machine with ``--threads 1`` (about
-8 minutes of CPU time); results are in ``benchmarks/README.md``.
+Takes about 5 minutes on two CPU cores with ``--threads 1``; results are in
+``benchmarks/README.md``.
 """
 
 import argparse
@@ -111,8 +111,8 @@ def main(argv=None):
     pca_mse = mse(pca.inverse_transform(pca.transform(X_test)), X_test)
 
     common = dict(latent_dim=LATENT_DIM, image_shape=IMAGE_SHAPE, random_state=0)
-    # The search is cut down to keep the script under an hour on two cores:
-    # fewer epochs and, for AutoDecoder, one start per row when scoring.
+    # The search is cut down to keep the script short: fewer epochs and, for
+    # AutoDecoder, one start per row in score (reconstruct).
     ad_grid = dict(max_epochs=20, n_init=1)
     ae_grid = dict(max_epochs=20)
     if args.quick:

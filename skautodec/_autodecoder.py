@@ -152,7 +152,7 @@ class AutoDecoder(_BaseLatentModel):
         Per-epoch training log (``history_[:, "train_loss"]``).
     n_iter_ : int
         Epochs trained.
-    offset_ : ndarray of shape (n_features_in_,)
+    offset_ : ndarray of shape (n_features,)
         Per-feature mean subtracted before training.
     scale_ : float
         Global scale the centered data are divided by.

@@ -91,7 +91,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         Per-epoch training log.
     n_iter_ : int
         Epochs trained.
-    offset_ : ndarray of shape (n_features_in_,)
+    offset_ : ndarray of shape (n_features,)
         Per-feature mean subtracted before training.
     scale_ : float
         Global scale the centered data are divided by.

@@ -354,7 +354,7 @@ class _BaseLatentModel(
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_), float32
+        X_original : ndarray of shape (n_samples, n_features), float32
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=np.float32, input_name="Z", accept_sparse=False)

@@ -127,8 +127,10 @@ class ProgressiveReconstructions(Callback):
 
         Returns
         -------
-        reconstructions : ndarray of shape (len(epochs_), len(sample_indices), \
-n_features), float32
+        reconstructions : ndarray of shape (n_snapshots, n_indices, n_features), \
+float32
+            One snapshot per entry of ``epochs_``, one image per entry of
+            ``sample_indices``.
         """
         if not getattr(self, "snapshots_", None):
             raise ValueError(
