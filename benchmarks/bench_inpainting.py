@@ -31,7 +31,9 @@ def main(argv=None):
     if "--out" not in argv:
         argv += ["--out", "results/mnist"]
     out = argv[argv.index("--out") + 1]
-    cli_main(["compare", "--dataset", "mnist", "--ablations", *argv])
+    status = cli_main(["compare", "--dataset", "mnist", "--ablations", *argv])
+    if status:
+        return status
     results = pd.read_csv(os.path.join(out, "results.csv"))
     table = results.pivot(index="model", columns="mask", values="mse_hidden")
     table.columns = [f"{size}px" for size in table.columns]
@@ -42,4 +44,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
