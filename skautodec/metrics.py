@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.metadata_routing import MetadataRequest, _routing_enabled
 
 from ._base import check_mask
-from .masks import block_mask, center_mask, random_mask
+from .masks import _chw, block_mask, center_mask, random_mask
 
 __all__ = ["masked_reconstruction_scorer"]
 
@@ -105,7 +105,7 @@ def masked_reconstruction_scorer(
     True
     """
     if image_shape is not None:
-        image_shape = _check_image_shape(image_shape)
+        image_shape = _chw(image_shape)
     return _MaskedReconstructionScorer(
         missing_fraction=missing_fraction,
         pattern=pattern,
@@ -113,20 +113,6 @@ def masked_reconstruction_scorer(
         size=size,
         random_state=random_state,
     )
-
-
-def _check_image_shape(image_shape):
-    shape = tuple(image_shape)
-    if len(shape) == 2:
-        shape = (1, *shape)
-    if len(shape) != 3 or not all(
-        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
-    ):
-        raise ValueError(
-            "image_shape must be (C, H, W) or (H, W) of positive integers; "
-            f"got {image_shape!r}."
-        )
-    return tuple(int(s) for s in shape)
 
 
 class _MaskedReconstructionScorer:
