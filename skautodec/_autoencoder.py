@@ -12,7 +12,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ._base import _BaseLatentModel
-from ._latent import frozen, row_loss
+from ._latent import row_loss
 from ._modules import AutoEncoderModule
 
 
@@ -218,13 +218,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         return self.net_.module_.decoder
 
     def _encode(self, Xe):
-        encoder = self.net_.module_.encoder
-        out = np.empty((len(Xe), self.latent_dim), dtype=np.float32)
-        with frozen(encoder), torch.no_grad():
-            for start in range(0, len(Xe), 1024):
-                x = torch.as_tensor(Xe[start : start + 1024], device=self._device)
-                out[start : start + len(x)] = encoder(x).cpu().numpy()
-        return out
+        return self._apply(self.net_.module_.encoder, Xe, self.latent_dim)
 
     def transform(self, X, mask=None):
         """Encode ``X``; missing entries are filled with ``fill_value`` first.

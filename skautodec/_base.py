@@ -288,16 +288,19 @@ class _BaseLatentModel(
         check_is_fitted(self)
         return self._get_decoder()
 
-    def _decode_scaled(self, Z):
-        decoder = self._get_decoder()
-        out = np.empty((len(Z), self.n_features_in_), dtype=np.float32)
-        with frozen(decoder), torch.no_grad():
-            for start in range(0, len(Z), _TRANSFORM_BATCH):
-                z = torch.as_tensor(
-                    Z[start : start + _TRANSFORM_BATCH], device=self._device
+    def _apply(self, module, A, n_out):
+        """``module`` frozen, applied to the rows of ``A`` in batches."""
+        out = np.empty((len(A), n_out), dtype=np.float32)
+        with frozen(module), torch.no_grad():
+            for start in range(0, len(A), _TRANSFORM_BATCH):
+                a = torch.as_tensor(
+                    A[start : start + _TRANSFORM_BATCH], device=self._device
                 )
-                out[start : start + len(z)] = decoder(z).cpu().numpy()
+                out[start : start + len(a)] = module(a).cpu().numpy()
         return out
+
+    def _decode_scaled(self, Z):
+        return self._apply(self._get_decoder(), Z, self.n_features_in_)
 
     def _optimize(self, Xn, observed, init, penalty, return_all=False):
         codes, _ = optimize_latents(
