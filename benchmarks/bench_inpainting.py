@@ -10,9 +10,11 @@ images; any option of ``skautodec compare`` can be added) and prints one
 table: rows are methods, columns are hole sizes, cells are the mean squared
 error on the hidden pixels.
 
-Rows: the AutoDecoder with its defaults and two ablations of its test-time
+Rows: the AutoDecoder with its defaults and four ablations of its test-time
 settings (one start instead of ``n_init``; codes started at zero instead of
-at the nearest training codes); the reference study's autoencoder
+at the nearest training codes; the hole from the fitted codes only,
+``neighbor_weight=0``; from the unfitted closest training rows only,
+``neighbor_weight=1``); the reference study's autoencoder
 experiments (1: fed the masked input; 2: trained with the hole left out of
 its loss, one model per size); the autoencoder's code refined on the visible
 pixels (encoder warm start); mean-image fill; KNNImputer (k=5); PCA fill.

@@ -77,7 +77,9 @@ class AutoDecoder(_BaseLatentModel):
     ``weight_decay`` on the decoder's weights (as in DeepSDF and GLO).
     ``transform`` freezes the decoder and fits a fresh code to each new row by
     gradient descent on the observed entries only, so rows with missing
-    entries (``mask`` or NaN) are encoded from what is there.
+    entries (``mask`` or NaN) are encoded from what is there. ``reconstruct``
+    fills the missing entries with a blend of the decodes of several fitted
+    codes and of the closest training rows.
 
     Images use a decoder of transposed convolutions with two normalized
     coordinate channels concatenated before each convolution and leaky ReLU;
@@ -127,6 +129,18 @@ class AutoDecoder(_BaseLatentModel):
         ``transform_init="nearest"``: each is optimized and decoded, and the
         decodes are averaged, which fills missing entries better than any
         single code. ``transform`` uses the closest start only.
+    n_neighbors : int, default=20
+        Training rows whose decodes, closest on the observed entries, are
+        averaged (without fitting) into the missing entries of
+        ``reconstruct``; see ``neighbor_weight``.
+    neighbor_weight : float in [0, 1], default=0.5
+        Weight of that neighbour average in the missing entries of
+        ``reconstruct``; the fitted codes' decodes get the rest. Fitted codes
+        fill small holes best and the unfitted neighbours large ones (fitting
+        the visible part of a row closely says little about a large hidden
+        part); the blend does better than either across hole sizes. 0 uses
+        the fitted codes only. Observed entries always come from the fitted
+        codes, so rows without missing entries are unaffected.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``ProgressiveReconstructions``).
     warm_start : bool, default=False
@@ -189,6 +203,8 @@ class AutoDecoder(_BaseLatentModel):
         "transform_penalty": [Interval(Real, 0, None, closed="left"), None],
         "transform_init": [StrOptions({"zeros", "nearest"})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "neighbor_weight": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(
@@ -208,6 +224,8 @@ class AutoDecoder(_BaseLatentModel):
         transform_penalty=None,
         transform_init="nearest",
         n_init=10,
+        n_neighbors=20,
+        neighbor_weight=0.5,
         callbacks=None,
         warm_start=False,
         device="cpu",
@@ -228,6 +246,8 @@ class AutoDecoder(_BaseLatentModel):
         self.transform_penalty = transform_penalty
         self.transform_init = transform_init
         self.n_init = n_init
+        self.n_neighbors = n_neighbors
+        self.neighbor_weight = neighbor_weight
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.device = device
@@ -341,10 +361,13 @@ class AutoDecoder(_BaseLatentModel):
     def reconstruct(self, X, mask=None):
         """Whole rows rebuilt from their observed entries.
 
-        Codes are fitted from the ``n_init`` closest training codes, decoded,
-        and the decodes averaged: where the visible part of a row is ambiguous
-        this gives a lower error on the missing entries than any single code.
-        With ``n_init=1`` it equals ``inverse_transform(transform(X, mask=mask))``.
+        Codes are fitted from the ``n_init`` closest training codes and their
+        decodes averaged. Missing entries then take the weighted average
+        (``neighbor_weight``) of that and of the unfitted decodes of the
+        ``n_neighbors`` closest training rows: where the visible part of a
+        row is ambiguous this gives a lower error than any single code.
+        With ``n_init=1`` and ``neighbor_weight=0`` it equals
+        ``inverse_transform(transform(X, mask=mask))``.
 
         Parameters
         ----------
@@ -357,41 +380,66 @@ class AutoDecoder(_BaseLatentModel):
         -------
         X_hat : ndarray of shape (n_samples, n_features), float32
         """
-        codes = self._fit_codes(X, mask, n_starts=self.n_init)
+        Xn, observed, empty = self._prepare_rows(X, mask)
+        blend = observed is not None and self.neighbor_weight > 0
+        decodes = neighbors = None
+        if blend or self.transform_init == "nearest":
+            decodes = self._decode_scaled(self.latents_)
+            k = max(self.n_init, self.n_neighbors if blend else 0)
+            neighbors = self._nearest_training_rows(Xn, observed, k, decodes)
+        init = self._initial_codes(empty, self.n_init, neighbors)
+        codes = self._optimize(Xn, observed, init, self._transform_penalty, True)
         n, k, dim = codes.shape
-        mean = self._decode_scaled(codes.reshape(n * k, dim))
-        mean = mean.reshape(n, k, -1).mean(axis=1)
-        return mean * np.float32(self.scale_) + self.offset_
+        out = self._decode_scaled(codes.reshape(n * k, dim))
+        out = out.reshape(n, k, -1).mean(axis=1)
+        if blend:
+            near = decodes[neighbors[:, : self.n_neighbors]].mean(axis=1)
+            near[empty] = out[empty]
+            w = np.float32(self.neighbor_weight)
+            missing = observed == 0
+            out[missing] = (1 - w) * out[missing] + w * near[missing]
+        return out * np.float32(self.scale_) + self.offset_
 
-    def _fit_codes(self, X, mask, n_starts):
-        """Codes fitted to the observed entries from ``n_starts`` starts per
-        row, shape (n, n_starts, dim) (one start with zeros init)."""
+    def _prepare_rows(self, X, mask):
+        """Validated, scaled rows, their observed entries and empty rows."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         missing = self._missing(X, mask)
         self._check_range(X, missing)
         empty = self._warn_empty_rows(missing)
         Xn, observed = self._prepare(X, missing)
-        init = self._initial_codes(Xn, observed, empty, n_starts)
+        return Xn, observed, empty
+
+    def _fit_codes(self, X, mask, n_starts):
+        """Codes fitted to the observed entries from ``n_starts`` starts per
+        row, shape (n, n_starts, dim) (one start with zeros init)."""
+        Xn, observed, empty = self._prepare_rows(X, mask)
+        neighbors = None
+        if self.transform_init == "nearest":
+            neighbors = self._nearest_training_rows(Xn, observed, n_starts)
+        init = self._initial_codes(empty, n_starts, neighbors)
         return self._optimize(
             Xn, observed, init, self._transform_penalty, return_all=True
         )
 
-    def _initial_codes(self, Xn, observed, empty, n_starts):
-        n, dim = len(Xn), self.latent_dim
+    def _initial_codes(self, empty, n_starts, neighbors):
+        """Starting codes (n, n_starts, dim): the closest training codes
+        (``neighbors``, sorted closest first), or zeros."""
         if self.transform_init == "zeros":
-            return np.zeros((n, 1, dim), dtype=np.float32)
-        k = min(n_starts, len(self.latents_))
-        idx = self._nearest_training_rows(Xn, observed, k)
-        init = self.latents_[idx]
+            return np.zeros((len(empty), 1, self.latent_dim), dtype=np.float32)
+        init = self.latents_[neighbors[:, :n_starts]]
         init[empty] = 0.0
         return init
 
-    def _nearest_training_rows(self, Xn, observed, k):
-        """Indices (n, k) of the training rows whose decodes are closest on
-        the observed entries."""
+    def _nearest_training_rows(self, Xn, observed, k, decodes=None):
+        """Indices (n, k) of the training rows whose decodes (scaled units,
+        computed unless given) are closest on the observed entries, closest
+        first."""
+        k = min(k, len(self.latents_))
         device = self._device
-        recon = torch.as_tensor(self._decode_scaled(self.latents_), device=device)
+        if decodes is None:
+            decodes = self._decode_scaled(self.latents_)
+        recon = torch.as_tensor(decodes, device=device)
         recon_sq = recon**2
         out = np.empty((len(Xn), k), dtype=np.int64)
         step = 256

@@ -373,7 +373,7 @@ class _BaseLatentModel(
 
         Equal to ``inverse_transform(transform(X, mask=mask))`` unless the
         estimator averages several candidate reconstructions (``AutoDecoder``
-        with ``n_init > 1``).
+        with ``n_init > 1`` or ``neighbor_weight > 0``).
 
         Parameters
         ----------

@@ -28,8 +28,9 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     trains a clone of ``estimator`` on the incomplete rows, missing entries
     left out of its loss. ``transform`` fits a code to each row from its
     observed entries, decodes it (``reconstruct``, which for an AutoDecoder
-    averages the decodes of its ``n_init`` starts), and fills the missing
-    entries from the decoding; observed entries are returned unchanged.
+    averages the decodes of its ``n_init`` starts and of its ``n_neighbors``
+    closest training rows), and fills the missing entries from the decoding;
+    observed entries are returned unchanged.
 
     Parameters
     ----------

@@ -81,6 +81,16 @@ def _non_negative(text):
     return value
 
 
+def _weight(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1]; got {text!r}")
+    return value
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="skautodec",
@@ -161,6 +171,13 @@ def _parser():
         help="starts per test code of the autodecoder (default: AutoDecoder's)",
     )
     p.add_argument(
+        "--neighbor-weight",
+        type=_weight,
+        default=None,
+        help="weight of the closest training rows' unfitted decodes in the "
+        "autodecoder's hole (default: AutoDecoder's)",
+    )
+    p.add_argument(
         "--channels",
         type=_positive,
         default=32,
@@ -193,8 +210,9 @@ def _parser():
     p.add_argument(
         "--ablations",
         action="store_true",
-        help="also score the autodecoder with one start and with zero-started "
-        "codes, to show what its test-time defaults buy",
+        help="also score the autodecoder with one start, with zero-started "
+        "codes, with its fitted codes only and with its unfitted neighbours "
+        "only, to show what its test-time defaults buy",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -244,7 +262,7 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def _write_report(path, command, args, results, figures, seconds, shapes, n_init):
+def _write_report(path, command, args, results, figures, seconds, shapes, ad):
     from .report import to_markdown, wide_table
 
     n_train, n_test, image_shape = shapes
@@ -260,7 +278,9 @@ def _write_report(path, command, args, results, figures, seconds, shapes, n_init
         f"Dataset: {args.dataset}, {n_train} training and {n_test} test images "
         f"of shape {tuple(image_shape)}; latent_dim={args.latent_dim}, "
         f"max_epochs={args.max_epochs}, transform_max_iter="
-        f"{args.transform_max_iter}, n_init={n_init}, device={args.device}, "
+        f"{args.transform_max_iter}, n_init={ad.n_init}, n_neighbors="
+        f"{ad.n_neighbors}, neighbor_weight={ad.neighbor_weight}, "
+        f"device={args.device}, "
         f"random_state={args.random_state}. Wall time {seconds:.0f} s.",
         "",
         "A centered square hole of each size is hidden from every test image. "
@@ -319,6 +339,12 @@ def _ablations(autodecoder):
         "autodecoder: zeros init": with_refinement(
             autodecoder, transform_max_iter=keep, transform_init="zeros"
         ),
+        "autodecoder: fitted codes only": with_refinement(
+            autodecoder, transform_max_iter=keep, neighbor_weight=0.0
+        ),
+        "autodecoder: neighbours only": with_refinement(
+            autodecoder, transform_max_iter=keep, neighbor_weight=1.0
+        ),
     }
 
 
@@ -351,6 +377,8 @@ def _compare(args, command, data, masks, start):
     }
     follow = list(range(min(8, len(X_train))))
     extra = {} if args.n_init is None else {"n_init": args.n_init}
+    if args.neighbor_weight is not None:
+        extra["neighbor_weight"] = args.neighbor_weight
     autodecoder = AutoDecoder(
         transform_max_iter=args.transform_max_iter,
         **extra,
@@ -436,7 +464,7 @@ def _compare(args, command, data, masks, start):
         _FIGURES,
         seconds,
         (len(X_train), len(X_test), image_shape),
-        models["autodecoder"].n_init,
+        models["autodecoder"],
     )
     print(wide_table(results, "mse_hidden").to_string(float_format="%.4f"))
     print(

@@ -120,7 +120,7 @@ def test_score_is_negative_mse(ad, X_tab):
 
 
 def test_score_with_mask_scores_hidden_entries(ad, X_tab):
-    one = copy.deepcopy(ad).set_params(n_init=1)
+    one = copy.deepcopy(ad).set_params(n_init=1, neighbor_weight=0.0)
     mask = np.zeros(X_tab.shape, dtype=bool)
     mask[:, :2] = True
     recon = one.inverse_transform(one.transform(X_tab, mask=mask))
@@ -250,3 +250,56 @@ def test_errors(ad, X_tab):
         AutoDecoder(transform_init="pca").fit(X_tab)
     with pytest.raises(ValueError, match="device"):
         AutoDecoder(**FAST, device="tpu").fit(X_tab)
+
+
+def _center_hole(X, width=2):
+    mask = np.zeros(X.shape, dtype=bool)
+    mask[:, 2 : 2 + width] = True
+    return mask
+
+
+def test_neighbor_blend_fills_missing_entries_only(ad, X_tab):
+    mask = _center_hole(X_tab)
+    mask[3] = False  # a row with nothing missing
+    at = {w: copy.deepcopy(ad).set_params(neighbor_weight=w) for w in (0.0, 0.3, 1.0)}
+    recon = {w: est.reconstruct(X_tab, mask=mask) for w, est in at.items()}
+    assert not np.allclose(recon[0.0][mask], recon[1.0][mask])
+    np.testing.assert_allclose(
+        recon[0.3][mask], 0.7 * recon[0.0][mask] + 0.3 * recon[1.0][mask], atol=1e-5
+    )
+    for w in (0.3, 1.0):  # observed entries come from the fitted codes
+        np.testing.assert_array_equal(recon[w][~mask], recon[0.0][~mask])
+    # without missing entries the weight changes nothing
+    np.testing.assert_array_equal(
+        at[1.0].reconstruct(X_tab), at[0.0].reconstruct(X_tab)
+    )
+
+
+@pytest.mark.parametrize("transform_init", ["nearest", "zeros"])
+def test_neighbor_average_is_closest_training_decodes(ad, X_tab, transform_init):
+    est = copy.deepcopy(ad).set_params(
+        neighbor_weight=1.0, n_neighbors=4, transform_init=transform_init
+    )
+    mask = _center_hole(X_tab)
+    recon = est.reconstruct(X_tab, mask=mask)
+    decodes = est.inverse_transform(est.latents_)
+    for i in (0, 7, 19):
+        seen = ~mask[i]
+        dist = ((decodes[:, seen] - X_tab[i, seen]) ** 2).sum(axis=1)
+        closest = np.argsort(dist, kind="stable")[:4]
+        np.testing.assert_allclose(
+            recon[i, mask[i]], decodes[closest][:, mask[i]].mean(axis=0), atol=1e-4
+        )
+
+
+def test_neighbor_blend_edge_cases(ad, X_tab):
+    mask = _center_hole(X_tab)
+    mask[5] = True  # nothing observed: the prior code's decode, no neighbours
+    est = copy.deepcopy(ad).set_params(neighbor_weight=1.0, n_neighbors=10_000)
+    with pytest.warns(UserWarning, match="1 row"):
+        recon = est.reconstruct(X_tab, mask=mask)
+    prior = est.inverse_transform(np.zeros((1, est.latent_dim)))[0]
+    np.testing.assert_allclose(recon[5], prior, atol=1e-6)
+    # more neighbours than training rows: the average of every training decode
+    everything = est.inverse_transform(est.latents_).mean(axis=0)
+    np.testing.assert_allclose(recon[0, mask[0]], everything[mask[0]], atol=1e-5)

@@ -56,6 +56,35 @@ def test_compare_digits(tmp_path, capsys):
     assert "Wrote" in capsys.readouterr().out
 
 
+def test_compare_ablations_and_neighbor_weight(tmp_path):
+    out = tmp_path / "out"
+    args = [
+        "compare", "--n-train", "60", "--n-test", "6", "--mask-sizes", "4",
+        "--ablations", "--neighbor-weight", "0.25", "--out", str(out),
+    ]  # fmt: skip
+    assert main(args + FAST) == 0
+    hidden = pd.read_csv(out / "results.csv").set_index("model")["mse_hidden"]
+    ablations = [
+        "autodecoder: 1 start",
+        "autodecoder: zeros init",
+        "autodecoder: fitted codes only",
+        "autodecoder: neighbours only",
+    ]
+    assert set(ablations) <= set(hidden.index)
+    assert hidden[ablations].notna().all()
+    # the default mixes the two estimates of the hole
+    assert hidden["autodecoder"] != hidden["autodecoder: fitted codes only"]
+    assert hidden["autodecoder"] != hidden["autodecoder: neighbours only"]
+    assert "neighbor_weight=0.25" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "x"])
+def test_neighbor_weight_rejects_bad_values(value, capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--neighbor-weight", value])
+    assert "expected a number in [0, 1]" in capsys.readouterr().err
+
+
 def test_compare_mnist_layout(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)

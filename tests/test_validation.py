@@ -229,6 +229,10 @@ AD_BAD_PARAMS = [
     ("transform_penalty", np.nan),
     ("transform_init", "random"),
     ("n_init", 0),
+    ("n_neighbors", 0),
+    ("neighbor_weight", 1.5),
+    ("neighbor_weight", -0.1),
+    ("neighbor_weight", np.nan),
 ]
 
 
