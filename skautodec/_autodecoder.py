@@ -389,11 +389,12 @@ class AutoDecoder(_BaseLatentModel):
             neighbors = self._nearest_training_rows(Xn, observed, k, decodes)
         init = self._initial_codes(empty, self.n_init, neighbors)
         codes = self._optimize(Xn, observed, init, self._transform_penalty, True)
-        n, k, dim = codes.shape
-        out = self._decode_scaled(codes.reshape(n * k, dim))
-        out = out.reshape(n, k, -1).mean(axis=1)
+        # means accumulated one start (neighbour) at a time: memory (n, F)
+        out = sum(self._decode_scaled(codes[:, j]) for j in range(codes.shape[1]))
+        out /= codes.shape[1]
         if blend:
-            near = decodes[neighbors[:, : self.n_neighbors]].mean(axis=1)
+            k = min(self.n_neighbors, neighbors.shape[1])
+            near = sum(decodes[neighbors[:, j]] for j in range(k)) / k
             near[empty] = out[empty]
             w = np.float32(self.neighbor_weight)
             missing = observed == 0
