@@ -356,7 +356,7 @@ class AutoDecoder(_BaseLatentModel):
         -------
         Z : ndarray of shape (n_samples, latent_dim), float32
         """
-        return self._fit_codes(X, mask, n_starts=1)[:, 0]
+        return self._fit_codes(*self._prepare_rows(X, mask), n_starts=1)[:, 0]
 
     def reconstruct(self, X, mask=None):
         """Whole rows rebuilt from their observed entries.
@@ -387,8 +387,7 @@ class AutoDecoder(_BaseLatentModel):
             decodes = self._decode_scaled(self.latents_)
             k = max(self.n_init, self.n_neighbors if blend else 0)
             neighbors = self._nearest_training_rows(Xn, observed, k, decodes)
-        init = self._initial_codes(empty, self.n_init, neighbors)
-        codes = self._optimize(Xn, observed, init, self._transform_penalty, True)
+        codes = self._fit_codes(Xn, observed, empty, self.n_init, neighbors)
         # means accumulated one start (neighbour) at a time: memory (n, F)
         out = sum(self._decode_scaled(codes[:, j]) for j in range(codes.shape[1]))
         out /= codes.shape[1]
@@ -411,12 +410,11 @@ class AutoDecoder(_BaseLatentModel):
         Xn, observed = self._prepare(X, missing)
         return Xn, observed, empty
 
-    def _fit_codes(self, X, mask, n_starts):
-        """Codes fitted to the observed entries from ``n_starts`` starts per
-        row, shape (n, n_starts, dim) (one start with zeros init)."""
-        Xn, observed, empty = self._prepare_rows(X, mask)
-        neighbors = None
-        if self.transform_init == "nearest":
+    def _fit_codes(self, Xn, observed, empty, n_starts, neighbors=None):
+        """Codes fitted to the observed entries of prepared rows from
+        ``n_starts`` starts per row, shape (n, n_starts, dim) (one start with
+        zeros init). ``neighbors``: closest training rows, if already found."""
+        if neighbors is None and self.transform_init == "nearest":
             neighbors = self._nearest_training_rows(Xn, observed, n_starts)
         init = self._initial_codes(empty, n_starts, neighbors)
         return self._optimize(

@@ -220,14 +220,7 @@ def plot_error_vs_hole_size(
         part = results[results["model"] == name].sort_values(x)
         ax.plot(part[x], part[metric], marker="o", label=str(name))
     ax.set_xticks(sorted(pd.unique(results[x])))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(metric)
-    if logy:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_line_plot(fig, ax, xlabel, metric, logy)
 
 
 def plot_interpolations(
@@ -403,8 +396,13 @@ def plot_training_curves(models, *, logy=True):
             lines += 1
     if not lines:
         raise ValueError("No model has a training history (history_) to plot.")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss (scaled units)")
+    return _finish_line_plot(fig, ax, "epoch", "training loss (scaled units)", logy)
+
+
+def _finish_line_plot(fig, ax, xlabel, ylabel, logy):
+    """Labels, optional log scale, grid and legend of a one-axes line plot."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
