@@ -15,11 +15,9 @@ from skautodec.callbacks import ProgressiveReconstructions
 from skautodec.datasets import load_digits_images
 from skautodec.plotting import plot_progressive_reconstructions, plot_training_curves
 
-X = load_digits_images().data[:800]
-snapshots = ProgressiveReconstructions(
-    sample_indices=range(8), epochs=[0, 1, 2, 5, 10, 20]
-)
-ad = AutoDecoder(latent_dim=16, max_epochs=20, callbacks=[snapshots], random_state=0)
+X = load_digits_images().data[:400]
+snapshots = ProgressiveReconstructions(sample_indices=range(8), epochs=[0, 1, 2, 4, 8])
+ad = AutoDecoder(latent_dim=16, max_epochs=8, callbacks=[snapshots], random_state=0)
 ad.fit(X)
 
 # %%

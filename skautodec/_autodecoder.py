@@ -1,5 +1,6 @@
 """AutoDecoder: a decoder and one learned code per training sample."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -7,15 +8,47 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
 from ._base import _BaseLatentModel
-from ._latent import row_loss
+from ._latent import row_loss, sample_latents
 from ._modules import make_decoder
+
+_AUTO = StrOptions({"auto"})
+
+
+def _pick(value, auto):
+    return auto if isinstance(value, str) else value
+
+
+def _image_sizes(n_samples, image_shape):
+    """Sizes for ``AutoDecoder(latent_dim="auto", ...)`` on images.
+
+    Epochs follow the number of rows, so that a training run costs about the
+    same number of decoder steps whatever the data size (each code is only
+    updated once per epoch, so small sets need more epochs).
+    """
+    epochs = int(np.clip(round(100_000 / max(n_samples, 1)), 10, 100))
+    return {"latent_dim": 64, "channels": 16, "max_epochs": epochs}
+
+
+def _tabular_sizes(n_samples, n_features):
+    """Sizes for ``AutoDecoder(latent_dim="auto", ...)`` on tabular rows.
+
+    Codes of half the number of features (2 to 64): a code as wide as the
+    row fits the observed entries of a new row exactly and says little
+    about the missing ones. A decoder of 128 hidden units (``channels=16``),
+    and epochs as for images, so that training costs about the same number
+    of steps whatever the number of rows. Measured on breast_cancer, wine
+    and diabetes (``benchmarks/bench_imputation.py``).
+    """
+    latent_dim = int(np.clip(round(n_features / 2), 2, 64))
+    epochs = int(np.clip(round(100_000 / max(n_samples, 1)), 10, 100))
+    return {"latent_dim": latent_dim, "channels": 16, "max_epochs": epochs}
 
 
 class _AutoDecoderNet(NeuralNet):
@@ -84,20 +117,23 @@ class AutoDecoder(_BaseLatentModel):
     Images use a decoder of transposed convolutions with two normalized
     coordinate channels concatenated before each convolution and leaky ReLU;
     other rows use a multilayer perceptron. Data are centered per feature and
-    divided by one global scale before training; outputs are in the input's
+    divided by one global scale (images) or by each feature's standard
+    deviation (tabular rows) before training; outputs are in the input's
     units.
 
     Parameters
     ----------
-    latent_dim : int, default=64
-        Size of the codes.
+    latent_dim : int or "auto", default="auto"
+        Size of the codes. "auto" resolves in ``fit`` from the data (64 for
+        images; see Notes).
     image_shape : tuple of int (C, H, W) or None, default=None
         How a row is an image. None infers ``(1, s, s)`` when ``n_features`` is
         a perfect square ``s * s``; otherwise rows are tabular.
-    channels : int, default=32
+    channels : int or "auto", default="auto"
         Width of the decoder: convolution channels at full resolution (up to
         four times more at coarser scales); a tabular decoder has
-        ``8 * channels`` hidden units.
+        ``8 * channels`` hidden units. "auto" resolves in ``fit`` (16 for
+        images; see Notes).
     latent_penalty : float, default=1e-4
         Weight of the squared norm of each code (the prior), in training. The
         reconstruction term is the per-entry mean squared error of the scaled
@@ -109,14 +145,25 @@ class AutoDecoder(_BaseLatentModel):
     latent_lr : float or None, default=None
         Adam learning rate of the training codes; None uses ``10 * lr``
         (each code is updated once per epoch only).
-    max_epochs : int, default=100
-        Training epochs.
+    max_epochs : int or "auto", default="auto"
+        Training epochs. "auto" follows the number of rows: for images,
+        ``100_000 / n_samples`` clipped to [10, 100], so that training costs
+        about the same number of steps whatever the data size (see Notes).
     batch_size : int, default=64
         Training rows per step.
-    transform_max_iter : int, default=100
-        Adam steps when fitting a new row's code in ``transform``.
+    transform_max_iter : int, default=30
+        Adam steps when fitting a new row's code in ``transform`` (the most,
+        with ``tol > 0``). 30 steps from the closest training codes fill holes
+        as well as 100 (see Notes).
     transform_lr : float, default=0.05
         Adam learning rate in ``transform``.
+    tol : float, default=0.0
+        Relative tolerance of the test-time fit: a row's code stops being
+        updated once its loss improved by less than ``tol`` times that loss
+        over the last 20 steps, and rows that reach ``transform_max_iter``
+        first raise a ``ConvergenceWarning``. 0 runs every row for
+        ``transform_max_iter`` steps, an early-stopped fit (see Notes). The
+        steps each row ran are in ``transform_n_iter_`` after the call.
     transform_penalty : float or None, default=None
         Weight of the prior in ``transform``; None uses ``latent_penalty``.
     transform_init : {"zeros", "nearest"}, default="nearest"
@@ -124,7 +171,7 @@ class AutoDecoder(_BaseLatentModel):
         codes of the training rows whose reconstructions are closest on the
         observed entries (the closest one for ``transform``, the ``n_init``
         closest for ``reconstruct``).
-    n_init : int, default=10
+    n_init : int, default=3
         Starts per row in ``reconstruct`` (and so in ``score``) with
         ``transform_init="nearest"``: each is optimized and decoded, and the
         decodes are averaged, which fills missing entries better than any
@@ -149,6 +196,13 @@ class AutoDecoder(_BaseLatentModel):
         ``max_epochs`` more epochs.
     device : str, default="cpu"
         Torch device for training and ``transform``, e.g. "cuda".
+    accelerator : accelerate.Accelerator or None, default=None
+        Train data-parallel through Hugging Face accelerate: run the same
+        script in every process (``torchrun`` or ``accelerate launch``), each
+        process calling ``fit`` on all the rows; each trains on its share of
+        every batch, and all end with the same weights and ``latents_``.
+        ``batch_size`` is then per process, and ``device`` is ignored
+        (accelerate places the model). See the "Scaling out" docs page.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialization and the batch order.
     verbose : int, default=0
@@ -168,11 +222,31 @@ class AutoDecoder(_BaseLatentModel):
         Epochs trained.
     offset_ : ndarray of shape (n_features,)
         Per-feature mean subtracted before training.
-    scale_ : float
-        Global scale the centered data are divided by.
+    scale_ : float or ndarray of shape (n_features,)
+        What the centered data are divided by: for tabular rows, each
+        feature's standard deviation (so that features in any units weigh
+        the same); for images, one global scale.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
+
+    Notes
+    -----
+    Sizes resolved by "auto" (in ``fit``; the parameters keep "auto"): for
+    images, ``latent_dim=64``, ``channels=16`` and ``max_epochs`` of
+    ``100_000 / n_samples`` clipped to [10, 100]; for tabular rows, codes of
+    half the number of features (2 to 64), ``channels=16`` and the same
+    epochs. ``AutoDecoder(latent_dim=64, channels=32, max_epochs=100)`` is
+    the earlier default.
+
+    Test-time defaults: ``n_init=3`` starts of ``transform_max_iter=30`` Adam
+    steps, 11 times fewer decoder passes than the earlier ``n_init=10`` x
+    100 steps, with the same hole error on MNIST (``docs/performance.md``,
+    ``benchmarks/bench_inference.py``). The codes are not run to
+    convergence: with the training prior, fitting the visible entries ever
+    more closely fills large holes worse, so the step budget acts as a
+    regularizer and ``tol`` is off by default. The earlier behaviour is
+    ``set_params(n_init=10, transform_max_iter=100)``.
 
     See Also
     --------
@@ -198,6 +272,10 @@ class AutoDecoder(_BaseLatentModel):
 
     _parameter_constraints: dict = {
         **_BaseLatentModel._parameter_constraints,
+        "accelerator": [HasMethods(["prepare", "backward"]), None],
+        "latent_dim": [_AUTO, Interval(Integral, 1, None, closed="left")],
+        "channels": [_AUTO, Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [_AUTO, Interval(Integral, 0, None, closed="left")],
         "latent_penalty": [Interval(Real, 0, None, closed="left")],
         "latent_lr": [Interval(Real, 0, None, closed="neither"), None],
         "transform_penalty": [Interval(Real, 0, None, closed="left"), None],
@@ -209,26 +287,28 @@ class AutoDecoder(_BaseLatentModel):
 
     def __init__(
         self,
-        latent_dim=64,
+        latent_dim="auto",
         *,
         image_shape=None,
-        channels=32,
+        channels="auto",
         latent_penalty=1e-4,
         weight_decay=1e-5,
         lr=1e-3,
         latent_lr=None,
-        max_epochs=100,
+        max_epochs="auto",
         batch_size=64,
-        transform_max_iter=100,
+        transform_max_iter=30,
         transform_lr=0.05,
+        tol=0.0,
         transform_penalty=None,
         transform_init="nearest",
-        n_init=10,
+        n_init=3,
         n_neighbors=20,
         neighbor_weight=0.5,
         callbacks=None,
         warm_start=False,
         device="cpu",
+        accelerator=None,
         random_state=None,
         verbose=0,
     ):
@@ -243,6 +323,7 @@ class AutoDecoder(_BaseLatentModel):
         self.batch_size = batch_size
         self.transform_max_iter = transform_max_iter
         self.transform_lr = transform_lr
+        self.tol = tol
         self.transform_penalty = transform_penalty
         self.transform_init = transform_init
         self.n_init = n_init
@@ -251,6 +332,7 @@ class AutoDecoder(_BaseLatentModel):
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.device = device
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
 
@@ -286,13 +368,18 @@ class AutoDecoder(_BaseLatentModel):
         if not warm:
             self._image_shape = self._resolve_image_shape(X.shape[1])
             self._set_scaling(X, missing)
+        self._resolve_sizes(*X.shape, warm)
         Xn, observed = self._prepare(X, missing)
         X_dict = {"idx": np.arange(len(X), dtype=np.int64)}
         if observed is not None:
             X_dict["observed"] = observed
 
         def build_net():
-            return _AutoDecoderNet(
+            from ._accelerate import make_net
+
+            return make_net(
+                _AutoDecoderNet,
+                self.accelerator,
                 module=make_decoder,
                 **self._module_params(),
                 latents__init=self._initial_training_codes(Xn, seed),
@@ -304,7 +391,7 @@ class AutoDecoder(_BaseLatentModel):
                 else 10 * self.lr,
                 latent_penalty=self.latent_penalty,
                 weight_decay=self.weight_decay,
-                max_epochs=self.max_epochs,
+                max_epochs=self._max_epochs,
                 batch_size=self.batch_size,
                 iterator_train__shuffle=True,
                 train_split=None,
@@ -317,13 +404,33 @@ class AutoDecoder(_BaseLatentModel):
         self.latents_ = self.net_.latents_.weight.detach().cpu().numpy().copy()
         return self
 
+    def _training_decodes(self):
+        """Decodes of the training codes (scaled units), computed on first
+        use after each ``fit`` and kept (not pickled)."""
+        cache = self._cache()
+        if "decodes" not in cache:
+            cache["decodes"] = self._decode_scaled(self.latents_)
+        return cache["decodes"]
+
+    def _resolve_sizes(self, n_samples, n_features, warm):
+        """Resolve "auto" sizes from the data: see :func:`_image_sizes` and
+        :func:`_tabular_sizes`."""
+        if self._image_shape is not None:
+            auto = _image_sizes(n_samples, self._image_shape)
+        else:
+            auto = _tabular_sizes(n_samples, n_features)
+        if not warm:
+            self._latent_dim = _pick(self.latent_dim, auto["latent_dim"])
+            self._channels = _pick(self.channels, auto["channels"])
+        self._max_epochs = _pick(self.max_epochs, auto["max_epochs"])
+
     def _initial_training_codes(self, Xn, seed):
         """PCA scores of the scaled rows (missing entries at the mean), divided
         by sqrt(n_features) so that a code's squared norm is the share of the
         row's energy it explains; unused dimensions start near zero."""
         n, n_features = Xn.shape
-        codes = np.zeros((n, self.latent_dim), dtype=np.float32)
-        k = min(self.latent_dim, n - 1, n_features)
+        codes = np.zeros((n, self._latent_dim), dtype=np.float32)
+        k = min(self._latent_dim, n - 1, n_features)
         if k >= 1:
             pca = PCA(n_components=k, random_state=seed)
             # constant data: PCA's explained-variance ratios divide 0 by 0
@@ -384,7 +491,7 @@ class AutoDecoder(_BaseLatentModel):
         blend = observed is not None and self.neighbor_weight > 0
         decodes = neighbors = None
         if blend or self.transform_init == "nearest":
-            decodes = self._decode_scaled(self.latents_)
+            decodes = self._training_decodes()
             k = max(self.n_init, self.n_neighbors if blend else 0)
             neighbors = self._nearest_training_rows(Xn, observed, k, decodes)
         codes = self._fit_codes(Xn, observed, empty, self.n_init, neighbors)
@@ -425,7 +532,7 @@ class AutoDecoder(_BaseLatentModel):
         """Starting codes (n, n_starts, dim): the closest training codes
         (``neighbors``, sorted closest first), or zeros."""
         if self.transform_init == "zeros":
-            return np.zeros((len(empty), 1, self.latent_dim), dtype=np.float32)
+            return np.zeros((len(empty), 1, self._latent_dim), dtype=np.float32)
         init = self.latents_[neighbors[:, :n_starts]]
         init[empty] = 0.0
         return init
@@ -437,7 +544,7 @@ class AutoDecoder(_BaseLatentModel):
         k = min(k, len(self.latents_))
         device = self._device
         if decodes is None:
-            decodes = self._decode_scaled(self.latents_)
+            decodes = self._training_decodes()
         recon = torch.as_tensor(decodes, device=device)
         recon_sq = recon**2
         out = np.empty((len(Xn), k), dtype=np.int64)
@@ -454,3 +561,163 @@ class AutoDecoder(_BaseLatentModel):
                 k, dim=1, largest=False
             ).indices.cpu()
         return out
+
+    # ------------------------------------------------------------- sampling
+    def sample(self, X, mask=None, n_samples=1, random_state=None):
+        """Draw completions of the missing entries of ``X`` from their posterior.
+
+        Multiple imputation: each draw is one plausible completed table, for
+        Rubin's rules or to see where the model is unsure (the spread of the
+        draws). The draws are centred on ``reconstruct(X, mask)``; their
+        spread adds two parts, in each missing entry:
+
+        - the uncertainty of the row's code given its observed entries: codes
+          are drawn from a Laplace (Gauss-Newton) approximation of the
+          posterior at the fitted code, with the training codes' covariance
+          as prior, and decoded (wide when little is observed);
+        - the per-feature error that the code does not explain, estimated on
+          ``X`` itself: a share of its observed entries is hidden, filled in
+          as above and compared with the truth (held-out residuals).
+
+        Observed entries are returned unchanged in every draw.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            Rows; NaN marks a missing entry.
+        mask : array-like of bool, shape (n_rows, n_features) or (n_features,)
+            True where an entry is missing.
+        n_samples : int, default=1
+            Number of completed tables to draw.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws and the choice of held-out entries.
+
+        Returns
+        -------
+        X_draws : ndarray of shape (n_samples, n_rows, n_features), float32
+            ``X_draws[k]`` is the ``k``-th completed table, so that
+            ``for X_complete in ad.sample(X): ...`` goes over the tables.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skautodec import AutoDecoder
+        >>> from skautodec.datasets import make_low_rank
+        >>> X = make_low_rank(n_samples=30, n_features=6, random_state=0)
+        >>> ad = AutoDecoder(latent_dim=2, max_epochs=5, random_state=0).fit(X)
+        >>> X_missing = X.copy()
+        >>> X_missing[:5, 0] = np.nan
+        >>> draws = ad.sample(X_missing, n_samples=3, random_state=0)
+        >>> draws.shape
+        (3, 30, 6)
+        >>> bool((draws[:, 5:] == X[5:]).all())  # observed rows unchanged
+        True
+        """
+        if (
+            not isinstance(n_samples, Integral)
+            or isinstance(n_samples, bool)
+            or n_samples < 1
+        ):
+            raise ValueError(
+                f"n_samples must be a positive integer; got {n_samples!r}."
+            )
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        missing = self._missing(X, mask)
+        self._check_range(X, missing)
+        self._warn_empty_rows(missing)
+        out = np.broadcast_to(X, (n_samples, *X.shape)).copy()
+        rows = missing.any(axis=1)
+        if not rows.any():
+            return out
+        X, missing = X[rows], missing[rows]
+        generator = check_random_state(random_state)
+        scale = np.float32(self.scale_)
+        noise_var = self._residual_variance(
+            X, missing, int(generator.randint(np.iinfo(np.int32).max))
+        )
+        point, codes = self._point_and_codes(X, missing)
+        draws = sample_latents(
+            self._get_decoder(),
+            codes,
+            (~missing).astype(np.float32),
+            noise_var,
+            self._prior_precision(),
+            n_samples,
+            generator=torch.Generator().manual_seed(
+                int(generator.randint(np.iinfo(np.int32).max))
+            ),
+            device=self._device,
+        )
+        base = self._decode_scaled(codes)
+        std = np.sqrt(noise_var).astype(np.float32)
+        for k in range(n_samples):
+            shift = self._decode_scaled(draws[:, k]) - base
+            noise = generator.standard_normal(X.shape).astype(np.float32) * std
+            filled = point + (shift + noise) * scale
+            out[k, rows] = np.where(missing, filled, X)
+        return out
+
+    def _point_and_codes(self, X, missing):
+        """``reconstruct`` and ``transform`` of rows (NaN at ``missing``)."""
+        X = np.where(missing, np.nan, X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # warned by sample
+            return self.reconstruct(X), self.transform(X)
+
+    def _prior_precision(self):
+        """Inverse covariance of the training codes (the prior of the draws)."""
+        cov = np.atleast_2d(np.cov(self.latents_, rowvar=False).astype(np.float64))
+        ridge = 1e-6 * max(float(np.trace(cov)) / len(cov), 1e-12)
+        return np.linalg.inv(cov + ridge * np.eye(len(cov)))
+
+    def _residual_variance(self, X, missing, seed, held_out=0.2, max_rows=2000):
+        """Per-feature variance of the errors not explained by the codes'
+        uncertainty, in scaled units, from held-out observed entries of ``X``.
+
+        A ``held_out`` share of the observed entries of up to ``max_rows``
+        rows (drawn with ``seed``) is hidden and filled in; the mean squared
+        error on them, less the variance of the code draws there, gives each
+        feature's variance, shrunk towards the mean over features where a
+        feature has few held-out entries.
+        """
+        rng = np.random.RandomState(seed)
+        if len(X) > max_rows:
+            keep = rng.choice(len(X), max_rows, replace=False)
+            X, missing = X[keep], missing[keep]
+        hide = ~missing & (rng.random_sample(X.shape) < held_out)
+        # keep one observed entry per row
+        hide[hide.sum(axis=1) == (~missing).sum(axis=1)] = False
+        if not hide.any():
+            return np.full(X.shape[1], 1e-6)
+        hidden = missing | hide
+        point, codes = self._point_and_codes(X, hidden)
+        scale = np.asarray(self.scale_, dtype=np.float64)
+        err2 = np.where(hide, (point - X) / scale, 0.0) ** 2
+        count = hide.sum(axis=0)
+        total = err2.sum(axis=0)
+        # code draws' variance depends on the noise: two fixed-point rounds
+        var = np.full(X.shape[1], total.sum() / count.sum())
+        prior = self._prior_precision()
+        base = self._decode_scaled(codes)
+        generator = torch.Generator().manual_seed(seed)
+        for _ in range(2):
+            draws = sample_latents(
+                self._get_decoder(),
+                codes,
+                (~hidden).astype(np.float32),
+                var,
+                prior,
+                16,
+                generator=generator,
+                device=self._device,
+            )
+            spread = np.zeros(X.shape)
+            for k in range(draws.shape[1]):
+                spread += (self._decode_scaled(draws[:, k]) - base) ** 2
+            spread /= draws.shape[1]
+            excess = total - np.where(hide, spread, 0.0).sum(axis=0)
+            mean = max(excess.sum() / count.sum(), 1e-3 * total.sum() / count.sum())
+            # shrink towards the mean with the weight of 10 entries
+            var = np.maximum((excess + 10 * mean) / (count + 10), 1e-3 * mean)
+        return var

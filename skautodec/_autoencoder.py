@@ -5,7 +5,7 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.utils import to_tensor
@@ -68,6 +68,13 @@ class ConvAutoEncoder(_BaseLatentModel):
         ``transform``; 0 returns the encoder's output.
     transform_lr : float, default=0.05
         Adam learning rate of that refinement.
+    tol : float, default=1e-3
+        Relative tolerance of the test-time fit: a row's code stops being
+        updated once its loss improved by less than ``tol`` times that loss
+        over the last 20 steps. 0 runs every row for ``transform_max_iter``
+        steps. The steps each row ran are in ``transform_n_iter_`` after the
+        call; rows that reach ``transform_max_iter`` first raise a
+        ``ConvergenceWarning``.
     transform_penalty : float, default=0.0
         Weight of the squared norm of the code in that refinement.
     callbacks : list of skorch callbacks or None, default=None
@@ -77,6 +84,13 @@ class ConvAutoEncoder(_BaseLatentModel):
         optimizer state) for ``max_epochs`` more epochs.
     device : str, default="cpu"
         Torch device, e.g. "cuda".
+    accelerator : accelerate.Accelerator or None, default=None
+        Train data-parallel through Hugging Face accelerate: run the same
+        script in every process (``torchrun`` or ``accelerate launch``), each
+        process calling ``fit`` on all the rows; each trains on its share of
+        every batch, and all end with the same weights.
+        ``batch_size`` is then per process, and ``device`` is ignored
+        (accelerate places the model). See the "Scaling out" docs page.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialization and the batch order.
     verbose : int, default=0
@@ -93,8 +107,10 @@ class ConvAutoEncoder(_BaseLatentModel):
         Epochs trained.
     offset_ : ndarray of shape (n_features,)
         Per-feature mean subtracted before training.
-    scale_ : float
-        Global scale the centered data are divided by.
+    scale_ : float or ndarray of shape (n_features,)
+        What the centered data are divided by: for tabular rows, each
+        feature's standard deviation (so that features in any units weigh
+        the same); for images, one global scale.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
@@ -117,6 +133,7 @@ class ConvAutoEncoder(_BaseLatentModel):
 
     _parameter_constraints: dict = {
         **_BaseLatentModel._parameter_constraints,
+        "accelerator": [HasMethods(["prepare", "backward"]), None],
         "fill_value": [Interval(Real, None, None, closed="neither")],
         "transform_penalty": [Interval(Real, 0, None, closed="left")],
     }
@@ -134,10 +151,12 @@ class ConvAutoEncoder(_BaseLatentModel):
         batch_size=64,
         transform_max_iter=0,
         transform_lr=0.05,
+        tol=0.0,
         transform_penalty=0.0,
         callbacks=None,
         warm_start=False,
         device="cpu",
+        accelerator=None,
         random_state=None,
         verbose=0,
     ):
@@ -151,10 +170,12 @@ class ConvAutoEncoder(_BaseLatentModel):
         self.batch_size = batch_size
         self.transform_max_iter = transform_max_iter
         self.transform_lr = transform_lr
+        self.tol = tol
         self.transform_penalty = transform_penalty
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.device = device
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
 
@@ -189,20 +210,25 @@ class ConvAutoEncoder(_BaseLatentModel):
         if not warm:
             self._image_shape = self._resolve_image_shape(X.shape[1])
             self._set_scaling(X, missing)
+        self._resolve_sizes(*X.shape, warm)
         Xn, observed = self._prepare(X, missing)
         X_dict = {"x": self._encoder_input(X, missing)}
         if observed is not None:
             X_dict["observed"] = observed
 
         def build_net():
-            return _AutoEncoderNet(
+            from ._accelerate import make_net
+
+            return make_net(
+                _AutoEncoderNet,
+                self.accelerator,
                 module=AutoEncoderModule,
                 **self._module_params(),
                 criterion=nn.MSELoss,
                 optimizer=torch.optim.Adam,
                 optimizer__weight_decay=self.weight_decay,
                 lr=self.lr,
-                max_epochs=self.max_epochs,
+                max_epochs=self._max_epochs,
                 batch_size=self.batch_size,
                 iterator_train__shuffle=True,
                 train_split=None,
@@ -218,7 +244,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         return self.net_.module_.decoder
 
     def _encode(self, Xe):
-        return self._apply(self.net_.module_.encoder, Xe, self.latent_dim)
+        return self._apply(self.net_.module_.encoder, Xe, self._latent_dim)
 
     def transform(self, X, mask=None):
         """Encode ``X``; missing entries are filled with ``fill_value`` first.

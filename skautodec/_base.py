@@ -12,6 +12,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -113,6 +114,7 @@ class _BaseLatentModel(
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "transform_max_iter": [Interval(Integral, 0, None, closed="left")],
         "transform_lr": [Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="left")],
         "callbacks": [list, None],
         "warm_start": ["boolean"],
         "device": [str, torch.device],
@@ -202,14 +204,16 @@ class _BaseLatentModel(
         """Reject observed entries far outside the training data's range,
         whose squared errors would overflow float32."""
         with np.errstate(over="ignore", invalid="ignore"):
-            peak = np.abs(np.where(missing, 0.0, X - self.offset_)).max(initial=0.0)
-            peak = peak / self.scale_
+            dist = np.abs(np.where(missing, 0.0, X - self.offset_)) / self.scale_
+            peak = dist.max(initial=0.0)
         if not peak <= _MAX_SCALED:
+            scale = np.broadcast_to(self.scale_, X.shape[1:])
+            feature = int(np.nan_to_num(dist, nan=np.inf).max(axis=0).argmax())
             raise ValueError(
                 f"X has observed entries {peak:.3g} times the training data's "
-                f"scale ({self.scale_:.3g}) away from its mean; their squared "
-                "errors would overflow float32. Is X in the units the model was "
-                "fitted on?"
+                f"scale ({float(scale[feature]):.3g} for feature {feature}) away "
+                "from its mean; their squared errors would overflow float32. Is "
+                "X in the units the model was fitted on?"
             )
 
     def _prepare(self, X, missing):
@@ -223,34 +227,53 @@ class _BaseLatentModel(
         return Xn.astype(np.float32), (~missing).astype(np.float32)
 
     def _set_scaling(self, X, missing):
-        """Per-feature mean and one global scale, from observed entries only."""
+        """Per-feature mean and scale, from observed entries only.
+
+        Tabular rows get one scale per feature (the standard deviation of its
+        observed entries), so that features in different units weigh the same
+        in the loss; images share one global scale, which keeps the relative
+        contrast of their pixels. Constant or unobserved features get the
+        global scale.
+        """
         observed = ~missing
         counts = observed.sum(axis=0)
         sums = np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64)
         offset = np.divide(sums, counts, out=np.zeros(X.shape[1]), where=counts > 0)
-        centered = np.where(observed, X - offset, 0.0)
-        n_obs = observed.sum()
-        scale = (
-            math.sqrt((centered.astype(np.float64) ** 2).sum() / n_obs)
-            if n_obs
-            else 0.0
-        )
+        centered = np.where(observed, X - offset, 0.0).astype(np.float64)
+        sq = (centered**2).sum(axis=0)
+        n_obs = counts.sum()
+        scale = math.sqrt(sq.sum() / n_obs) if n_obs else 0.0
         if not math.isfinite(scale) or scale < 1e-12:
             scale = 1.0
         self.offset_ = offset.astype(np.float32)
-        self.scale_ = float(scale)
+        if self._image_shape is not None:
+            self.scale_ = float(scale)
+            return
+        std = np.sqrt(np.divide(sq, counts, out=np.zeros_like(sq), where=counts > 0))
+        # constant features (up to float32 rounding of their mean) and
+        # unobserved ones take the global scale
+        ok = np.isfinite(std) & (std > 0) & (std > 1e-6 * np.abs(offset))
+        self.scale_ = np.where(ok, std, scale).astype(np.float32)
 
     # ----------------------------------------------------------------- network
     def _module_params(self):
         """``module__*`` arguments of the skorch net: the module is built by
         skorch from these, so a pickle holds no tensor outside ``module_``."""
         params = dict(
-            latent_dim=self.latent_dim,
+            latent_dim=self._latent_dim,
             n_features=self.n_features_in_,
             image_shape=self._image_shape,
-            channels=self.channels,
+            channels=self._channels,
         )
         return {f"module__{key}": value for key, value in params.items()}
+
+    def _resolve_sizes(self, n_samples, n_features, warm):
+        """Set ``_latent_dim``, ``_channels`` (kept on warm start) and
+        ``_max_epochs`` from the parameters; subclasses resolve "auto"."""
+        if not warm:
+            self._latent_dim = self.latent_dim
+            self._channels = self.channels
+        self._max_epochs = self.max_epochs
 
     def _callbacks(self):
         return [_StopOnDivergence()] + list(self.callbacks or [])
@@ -268,15 +291,43 @@ class _BaseLatentModel(
         with _seeded(seed, device):
             if self._can_warm_start():
                 net = self.net_
-                net.max_epochs = self.max_epochs
+                net.max_epochs = self._max_epochs
                 net.partial_fit(X_dict, y)
             else:
                 net = build_net()
                 net.fit(X_dict, y)
         self.net_ = net
+        self._inference_cache = {}
         self.history_ = net.history
         self.n_iter_ = len(net.history)
-        self._n_features_out = self.latent_dim
+        self._n_features_out = self._latent_dim
+
+    def _cache(self):
+        """What inference computes from the fitted model and keeps, and the
+        last call's diagnostics: a dict made in ``fit``, emptied in pickles."""
+        if self.__dict__.get("_inference_cache") is None:
+            self._inference_cache = {}
+        return self._inference_cache
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_inference_cache" in state:
+            state["_inference_cache"] = {}
+        return state
+
+    @property
+    def transform_n_iter_(self):
+        """ndarray of shape (n_rows,): Adam steps each row's code ran in the
+        last ``transform``, ``reconstruct`` or ``score`` call (the most over a
+        row's starts)."""
+        check_is_fitted(self)
+        n_iter = self._cache().get("n_iter")
+        if n_iter is None:
+            raise AttributeError(
+                "transform_n_iter_ is set by the first test-time code fit "
+                "(transform, reconstruct or score) after fit."
+            )
+        return n_iter
 
     @property
     def _device(self):
@@ -303,7 +354,10 @@ class _BaseLatentModel(
         return self._apply(self._get_decoder(), Z, self.n_features_in_)
 
     def _optimize(self, Xn, observed, init, penalty, return_all=False):
-        codes, _ = optimize_latents(
+        """Codes fitted to the observed entries of ``Xn`` from ``init``;
+        records the steps each row ran in ``transform_n_iter_`` and warns
+        when rows reach ``transform_max_iter`` before ``tol``."""
+        fit = optimize_latents(
             self._get_decoder(),
             Xn,
             observed,
@@ -311,12 +365,25 @@ class _BaseLatentModel(
             penalty=penalty,
             max_iter=self.transform_max_iter,
             lr=self.transform_lr,
+            tol=self.tol,
             batch_size=_TRANSFORM_BATCH,
             device=self._device,
             verbose=self.verbose,
             return_all=return_all,
         )
-        return codes
+        n_iter = fit.n_iter if fit.n_iter.ndim == 1 else fit.n_iter.max(axis=1)
+        self._cache()["n_iter"] = n_iter
+        stuck = ~fit.converged
+        if stuck.any():
+            warnings.warn(
+                f"{int(stuck.sum())} of {stuck.size} test-time code fits reached "
+                f"transform_max_iter={self.transform_max_iter} before their loss "
+                f"stopped improving (tol={self.tol}). Increase transform_max_iter "
+                "or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return fit.codes
 
     def _warn_empty_rows(self, missing):
         empty = missing.all(axis=1)
@@ -361,10 +428,10 @@ class _BaseLatentModel(
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=np.float32, input_name="Z", accept_sparse=False)
-        if Z.shape[1] != self.latent_dim:
+        if Z.shape[1] != self._latent_dim:
             raise ValueError(
                 f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
-                f"latent_dim={self.latent_dim}."
+                f"latent_dim={self._latent_dim}."
             )
         return self._decode_scaled(Z) * np.float32(self.scale_) + self.offset_
 

@@ -93,6 +93,14 @@ class KNNFill(_FillBase):
     Parameters
     ----------
     n_neighbors : int, default=5
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodec.report import KNNFill
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [10.0, 10.0]])
+    >>> KNNFill(n_neighbors=1).fit(X).reconstruct([[0.9, 0.0]], mask=[False, True])
+    array([[0.9, 1. ]], dtype=float32)
     """
 
     _parameter_constraints: dict = {
@@ -133,6 +141,16 @@ class PCAFill(_FillBase):
         Rank of the fill (at most ``min(n_samples, n_features)``).
     random_state : int, RandomState instance or None, default=None
         Passed to ``PCA``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodec.report import PCAFill
+    >>> t = np.linspace(0, 1, 20)[:, None]
+    >>> X = np.hstack([t, 2 * t, 3 * t])  # rank one
+    >>> fill = PCAFill(n_components=1).fit(X)
+    >>> np.round(fill.reconstruct([[0.5, 1.0, 0.0]], mask=[False, False, True]), 3)
+    array([[0.5, 1. , 1.5]], dtype=float32)
     """
 
     _parameter_constraints: dict = {

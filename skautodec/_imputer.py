@@ -11,6 +11,7 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -32,6 +33,12 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     closest training rows), and fills the missing entries from the decoding;
     observed entries are returned unchanged.
 
+    With ``sample_posterior=True``, each ``transform`` call instead returns
+    one draw from an approximate posterior of the missing entries given the
+    observed ones (the estimator's ``sample``), so that ``m`` calls give
+    ``m`` completed tables for multiple imputation (Rubin's rules), as with
+    ``IterativeImputer(sample_posterior=True)``.
+
     Parameters
     ----------
     estimator : estimator object
@@ -43,11 +50,22 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     missing_values : float, default=np.nan
         The placeholder of missing entries. With a value other than NaN, NaN
         in ``X`` is an error, as in ``SimpleImputer``.
+    sample_posterior : bool, default=False
+        Whether ``transform`` draws the missing entries from their posterior
+        (``estimator.sample``; :class:`~skautodec.AutoDecoder` has it)
+        instead of filling in the reconstruction. Each call gives a new
+        draw.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draws with ``sample_posterior=True``: after ``fit``, the
+        ``k``-th ``transform`` call gives the same table for the same int.
+        Not used otherwise (the estimator has its own ``random_state``).
 
     Attributes
     ----------
     estimator_ : estimator object
         The fitted clone of ``estimator``.
+    random_state_ : RandomState instance
+        The generator of the draws, made from ``random_state`` in ``fit``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has string column names.
@@ -84,11 +102,22 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "transform", "inverse_transform"])],
         "missing_values": [Real],
+        "sample_posterior": ["boolean"],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator, *, missing_values=np.nan):
+    def __init__(
+        self,
+        estimator,
+        *,
+        missing_values=np.nan,
+        sample_posterior=False,
+        random_state=None,
+    ):
         self.estimator = estimator
         self.missing_values = missing_values
+        self.sample_posterior = sample_posterior
+        self.random_state = random_state
 
     def _validate_input(self, X, reset):
         return validate_data(
@@ -129,6 +158,13 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : LatentImputer
         """
         X = self._validate_input(X, reset=True)
+        if self.sample_posterior and not hasattr(self.estimator, "sample"):
+            raise ValueError(
+                "sample_posterior=True draws from the estimator's posterior, but "
+                f"{type(self.estimator).__name__} has no `sample` method; use an "
+                "AutoDecoder."
+            )
+        self.random_state_ = check_random_state(self.random_state)
         estimator = clone(self.estimator)
         estimator.fit(self._with_nan(X, self._missing(X)))
         self.estimator_ = estimator
@@ -136,6 +172,9 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """Fill the missing entries of ``X``; observed entries are unchanged.
+
+        With ``sample_posterior=True``, the fill is one draw from the
+        posterior, different at each call.
 
         Parameters
         ----------
@@ -154,7 +193,11 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         rows = missing.any(axis=1)
         if rows.any():
             X_rows = self._with_nan(X[rows], missing[rows])
-            recon = _reconstruct_rows(self.estimator_, X_rows)
+            if self.sample_posterior:
+                seed = self.random_state_.randint(np.iinfo(np.int32).max)
+                recon = self.estimator_.sample(X_rows, random_state=seed)[0]
+            else:
+                recon = _reconstruct_rows(self.estimator_, X_rows)
             if recon is None:
                 Z = self.estimator_.transform(X_rows)
                 recon = self.estimator_.inverse_transform(Z)

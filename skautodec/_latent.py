@@ -1,11 +1,13 @@
 """Test-time latent optimization shared by both estimators."""
 
 import contextlib
+import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-__all__ = ["optimize_latents", "row_loss"]
+__all__ = ["LatentFit", "optimize_latents", "row_loss"]
 
 
 def row_loss(recon, target, observed, z=None, penalty=0.0):
@@ -48,6 +50,7 @@ def optimize_latents(
     penalty=0.0,
     max_iter=100,
     lr=0.05,
+    tol=0.0,
     batch_size=1024,
     device="cpu",
     verbose=0,
@@ -56,7 +59,9 @@ def optimize_latents(
     """Fit one code per row to a frozen decoder by gradient descent (Adam).
 
     The loss is summed over rows, so each row is solved independently of the
-    others in its batch; rows are processed in vectorized batches.
+    others in its batch; rows are processed in vectorized batches. A row
+    stops being updated once its loss has stopped improving (``tol``), and
+    the decoder only runs on the rows still being updated.
 
     Parameters
     ----------
@@ -72,19 +77,25 @@ def optimize_latents(
     penalty : float
         Weight of the squared norm of the code (the prior).
     max_iter : int
-        Adam steps per row.
+        Largest number of Adam steps per row.
     lr : float
         Adam learning rate.
-
+    tol : float, default=0.0
+        A row (start) converges when its best loss improved by less than
+        ``tol`` times that loss over the last 20 steps (checked every 10); it
+        is then no longer updated. 0 runs every row for ``max_iter`` steps.
     return_all : bool, default=False
-        Return every start's code and loss instead of the best one.
+        Return every start's code, loss and steps instead of the best one.
 
     Returns
     -------
-    codes : ndarray of shape (n_samples, latent_dim), float32
-        Or (n_samples, n_init, latent_dim) with ``return_all``.
-    loss : ndarray of shape (n_samples,), the final per-row loss
-        Or (n_samples, n_init) with ``return_all``.
+    result : LatentFit
+        ``codes``, ndarray of shape (n_samples, latent_dim), float32, or
+        (n_samples, n_init, latent_dim) with ``return_all``; ``loss``, the
+        final per-row loss, shape (n_samples,) or (n_samples, n_init);
+        ``n_iter``, the Adam steps each row (start) ran, same shape as
+        ``loss``; ``converged``, bool, same shape: False where ``max_iter``
+        was reached before ``tol`` was met (always True with ``tol=0``).
     """
     init = np.asarray(init, dtype=np.float32)
     if init.ndim == 2:
@@ -92,6 +103,8 @@ def optimize_latents(
     n, n_init, dim = init.shape
     codes = np.empty((n, n_init, dim), dtype=np.float32)
     losses = np.empty((n, n_init), dtype=np.float32)
+    n_iter = np.empty((n, n_init), dtype=np.int64)
+    converged = np.empty((n, n_init), dtype=bool)
     rows_per_batch = max(1, batch_size // n_init)
     batches = range(0, n, rows_per_batch)
     progress = None
@@ -99,7 +112,7 @@ def optimize_latents(
         from tqdm.auto import tqdm
 
         progress = tqdm(total=len(batches) * max(max_iter, 1), desc="transform")
-    with frozen(decoder):
+    with frozen(decoder), torch.enable_grad():
         for start in batches:
             stop = min(start + rows_per_batch, n)
             x = torch.as_tensor(X[start:stop], device=device)
@@ -109,21 +122,52 @@ def optimize_latents(
                 obs = torch.as_tensor(observed[start:stop], device=device)
                 obs = obs.repeat_interleave(n_init, dim=0)
             z0 = torch.as_tensor(init[start:stop].reshape(-1, dim), device=device)
-            z, loss = _descend(decoder, x, obs, z0, penalty, max_iter, lr, progress)
+            z, loss, steps, done = _descend(
+                decoder, x, obs, z0, penalty, max_iter, lr, tol, progress
+            )
             codes[start:stop] = z.view(-1, n_init, dim).cpu().numpy()
             losses[start:stop] = loss.view(-1, n_init).cpu().numpy()
+            n_iter[start:stop] = steps.view(-1, n_init).cpu().numpy()
+            converged[start:stop] = done.view(-1, n_init).cpu().numpy()
     if progress is not None:
         progress.close()
     if return_all:
-        return codes, losses
+        return LatentFit(codes, losses, n_iter, converged)
     best = losses.argmin(axis=1)
     rows = np.arange(n)
-    return codes[rows, best], losses[rows, best]
+    return LatentFit(
+        codes[rows, best],
+        losses[rows, best],
+        n_iter[rows, best],
+        converged[rows, best],
+    )
 
 
-def _descend(decoder, x, obs, z0, penalty, max_iter, lr, progress):
-    """Adam on the codes; returns the best finite code seen for each row."""
-    z = z0.clone().requires_grad_(True)
+class LatentFit(NamedTuple):
+    """Result of :func:`optimize_latents`."""
+
+    codes: np.ndarray
+    loss: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+
+
+# A row's improvement over the last 2 * _CHECK steps is compared with ``tol``
+# every _CHECK steps.
+_CHECK = 10
+_BETAS = (0.9, 0.999)
+_EPS = 1e-8
+
+
+def _descend(decoder, x, obs, z0, penalty, max_iter, lr, tol, progress):
+    """Adam on the codes of the rows still improving; returns the best finite
+    code seen for each row, its loss, the steps it ran and whether it met
+    ``tol``.
+
+    Adam is written out (the same update as ``torch.optim.Adam``) so that rows
+    that have converged can leave the batch with their moment estimates.
+    """
+    n = len(z0)
     best_z = z0.clone()
     with torch.no_grad():
         best_loss = row_loss(decoder(z0), x, obs, z0, penalty)
@@ -132,21 +176,145 @@ def _descend(decoder, x, obs, z0, penalty, max_iter, lr, progress):
             "The decoder returns non-finite values for the starting codes; "
             "the model has diverged. Refit it with a lower `lr`."
         )
-    optimizer = torch.optim.Adam([z], lr=lr)
-    for _ in range(max_iter):
-        optimizer.zero_grad(set_to_none=True)
-        loss = row_loss(decoder(z), x, obs, z, penalty)
-        loss.sum().backward()
+    steps = torch.zeros(n, dtype=torch.int64, device=z0.device)
+    done = torch.full((n,), tol <= 0, dtype=torch.bool, device=z0.device)
+    active = torch.arange(n, device=z0.device)
+    z = z0.clone()
+    m = torch.zeros_like(z)
+    v = torch.zeros_like(z)
+    # best losses _CHECK and 2 * _CHECK steps ago
+    ref_loss = best_loss.clone()
+    old_loss = best_loss.clone()
+    b1, b2 = _BETAS
+    for t in range(1, max_iter + 1):
+        xa = x[active] if len(active) < n else x
+        oa = None if obs is None else (obs[active] if len(active) < n else obs)
+        z.requires_grad_(True)
+        loss = row_loss(decoder(z), xa, oa, z, penalty)
+        (grad,) = torch.autograd.grad(loss.sum(), z)
         with torch.no_grad():
-            better = torch.isfinite(loss) & (loss < best_loss)
-            best_loss = torch.where(better, loss, best_loss)
-            best_z[better] = z[better]
-        optimizer.step()
-        if progress is not None:
-            progress.update(1)
-    with torch.no_grad():
-        loss = row_loss(decoder(z), x, obs, z, penalty)
-        better = torch.isfinite(loss) & (loss < best_loss)
-        best_loss = torch.where(better, loss, best_loss)
-        best_z[better] = z[better]
-    return best_z.detach(), best_loss.detach()
+            z = z.detach()
+            _keep_best(best_z, best_loss, active, z, loss)
+            m.mul_(b1).add_(grad, alpha=1 - b1)
+            v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(_EPS)
+            z = z.addcdiv(m, denom, value=-lr / (1 - b1**t))
+            steps[active] += 1
+            if progress is not None:
+                progress.update(1)
+            if tol > 0 and t % _CHECK == 0:
+                cur = best_loss[active]
+                stalled = (old_loss[active] - cur) <= tol * cur.abs()
+                stalled &= t >= 2 * _CHECK
+                old_loss[active] = ref_loss[active]
+                ref_loss[active] = cur
+                if stalled.any():
+                    _final_check(
+                        decoder,
+                        x,
+                        obs,
+                        penalty,
+                        best_z,
+                        best_loss,
+                        active[stalled],
+                        z[stalled],
+                    )
+                    done[active[stalled]] = True
+                    keep = ~stalled
+                    active, z, m, v = active[keep], z[keep], m[keep], v[keep]
+                    if len(active) == 0:
+                        break
+    if len(active):
+        with torch.no_grad():
+            _final_check(decoder, x, obs, penalty, best_z, best_loss, active, z)
+    if progress is not None and t < max_iter:
+        progress.update(max_iter - t)
+    return best_z, best_loss, steps, done
+
+
+def _keep_best(best_z, best_loss, rows, z, loss):
+    """Record ``z`` for the ``rows`` where ``loss`` beats the best so far."""
+    better = torch.isfinite(loss) & (loss < best_loss[rows])
+    idx = rows[better]
+    best_loss[idx] = loss[better].detach()
+    best_z[idx] = z[better]
+
+
+def _final_check(decoder, x, obs, penalty, best_z, best_loss, rows, z):
+    """Score the codes after the last step of ``rows``."""
+    o = None if obs is None else obs[rows]
+    loss = row_loss(decoder(z), x[rows], o, z, penalty)
+    _keep_best(best_z, best_loss, rows, z, loss)
+
+
+def sample_latents(
+    decoder,
+    codes,
+    observed,
+    noise_var,
+    prior_precision,
+    n_samples,
+    *,
+    generator,
+    batch_size=256,
+    device="cpu",
+):
+    """Draw codes from a Laplace (Gauss-Newton) approximation of their posterior.
+
+    For each row, the posterior of its code given the observed entries is
+    approximated by a Gaussian centred at the fitted code ``z`` with
+    precision ``J' diag(observed / noise_var) J + prior_precision``, where
+    ``J`` is the decoder's Jacobian at ``z``. Rows with few observed entries
+    (or observed entries that say little about the code) get wide draws.
+
+    Parameters
+    ----------
+    decoder : torch.nn.Module
+        Maps codes ``(n, latent_dim)`` to rows ``(n, n_features)``; frozen here.
+    codes : ndarray of shape (n_samples, latent_dim)
+        Fitted codes, the centres of the draws.
+    observed : ndarray of shape (n_samples, n_features) or None
+        1 where an entry is observed; None: all observed.
+    noise_var : ndarray of shape (n_features,)
+        Observation noise variance of each feature, in the decoder's units.
+    prior_precision : ndarray of shape (latent_dim, latent_dim)
+        Precision matrix of the codes' prior.
+    n_samples : int
+        Draws per row.
+    generator : torch.Generator
+        Source of the Gaussian draws (on the CPU).
+
+    Returns
+    -------
+    draws : ndarray of shape (n_samples_rows, n_samples, latent_dim), float32
+    """
+    codes = np.asarray(codes, dtype=np.float32)
+    n, dim = codes.shape
+    out = np.empty((n, n_samples, dim), dtype=np.float32)
+    inv_noise = torch.as_tensor(1.0 / np.asarray(noise_var), dtype=torch.float32)
+    inv_noise = inv_noise.to(device)
+    prior = torch.as_tensor(prior_precision, dtype=torch.float32, device=device)
+
+    def one_row(z):
+        return decoder(z[None])[0]
+
+    jacobian = torch.func.vmap(torch.func.jacfwd(one_row))
+    with frozen(decoder):
+        for start in range(0, n, batch_size):
+            z = torch.as_tensor(codes[start : start + batch_size], device=device)
+            with torch.no_grad():
+                J = jacobian(z)  # (b, n_features, dim)
+            weight = inv_noise.expand(len(z), -1)
+            if observed is not None:
+                obs = torch.as_tensor(observed[start : start + len(z)], device=device)
+                weight = weight * obs
+            H = J.mT @ (weight[:, :, None] * J) + prior
+            L = torch.linalg.cholesky(H.double())
+            eps = torch.randn(
+                (len(z), dim, n_samples), generator=generator, dtype=torch.float64
+            ).to(device)
+            # delta = L^-T eps has covariance H^-1
+            delta = torch.linalg.solve_triangular(L.mT, eps, upper=True)
+            draws = z[:, None, :] + delta.mT.float()
+            out[start : start + len(z)] = draws.cpu().numpy()
+    return out

@@ -106,9 +106,17 @@ class ConvEncoder(nn.Module):
 
 
 class MLPDecoder(nn.Module):
-    """Latent code -> tabular row with a leaky-ReLU MLP."""
+    """Latent code -> tabular row with a leaky-ReLU MLP.
 
-    def __init__(self, latent_dim, n_features, hidden=256, negative_slope=0.2):
+    ``linear=True`` adds a linear path, ``mlp(z) + linear(z)``, so that the
+    family contains the linear (PCA-like) model. Off by default: on
+    breast_cancer it changed the imputation error by less than the spread
+    between seeds (``docs/imputation.md``).
+    """
+
+    def __init__(
+        self, latent_dim, n_features, hidden=256, negative_slope=0.2, linear=False
+    ):
         super().__init__()
         self.net = nn.Sequential(
             nn.Linear(latent_dim, hidden),
@@ -117,9 +125,13 @@ class MLPDecoder(nn.Module):
             nn.LeakyReLU(negative_slope),
             nn.Linear(hidden, n_features),
         )
+        self.linear = nn.Linear(latent_dim, n_features) if linear else None
 
     def forward(self, z):
-        return self.net(z)
+        out = self.net(z)
+        if self.linear is not None:
+            out = out + self.linear(z)
+        return out
 
 
 class MLPEncoder(nn.Module):

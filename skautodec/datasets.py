@@ -258,6 +258,25 @@ def load_mnist(
     ------
     FileNotFoundError
         When the files are missing and ``download`` is False.
+
+    Examples
+    --------
+    With the four files in ``~/skautodec_data/MNIST/raw/`` (or with
+    ``download=True``), the first 1,000 training images, padded to 32x32:
+
+    >>> from skautodec.datasets import load_mnist
+    >>> mnist = load_mnist(n_samples=1000)  # doctest: +SKIP
+    >>> mnist.data.shape, mnist.image_shape  # doctest: +SKIP
+    ((1000, 1024), (1, 32, 32))
+
+    Without them, the error says where the loader looked:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as home:
+    ...     load_mnist(data_home=home)
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: load_mnist: no MNIST files found. Looked in:...
     """
     pad = _check_pad(pad)
     home = get_data_home(data_home)
@@ -309,6 +328,33 @@ def load_fashion_mnist(
     ------
     FileNotFoundError
         When no files are found and ``download`` is False.
+
+    Examples
+    --------
+    The loader reads the four IDX files (torchvision's layout); here three
+    blank images per split, written in that format into a temporary
+    ``data_home``:
+
+    >>> import os, shutil, tempfile
+    >>> import numpy as np
+    >>> from skautodec.datasets import load_fashion_mnist
+    >>> home = tempfile.mkdtemp()
+    >>> raw = os.path.join(home, "FashionMNIST", "raw")
+    >>> os.makedirs(raw)
+    >>> def write_idx(name, array):  # 0, 0, type 8 (bytes), rank, then sizes
+    ...     sizes = b"".join(n.to_bytes(4, "big") for n in array.shape)
+    ...     with open(os.path.join(raw, name), "wb") as f:
+    ...         f.write(bytes([0, 0, 8, array.ndim]) + sizes + array.tobytes())
+    >>> for split in ("train", "t10k"):
+    ...     write_idx(f"{split}-images-idx3-ubyte", np.zeros((3, 28, 28), "u1"))
+    ...     write_idx(f"{split}-labels-idx1-ubyte", np.arange(3, dtype="u1"))
+    >>> fashion = load_fashion_mnist(data_home=home)
+    >>> fashion.data.shape, fashion.image_shape, fashion.target.tolist()
+    ((3, 1024), (1, 32, 32), [0, 1, 2])
+    >>> X, y = load_fashion_mnist(data_home=home, pad=0, return_X_y=True)
+    >>> X.shape
+    (3, 784)
+    >>> shutil.rmtree(home)
     """
     pad = _check_pad(pad)
     home = get_data_home(data_home)

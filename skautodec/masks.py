@@ -5,12 +5,12 @@ every channel; they are flattened in ``(C, H, W)`` order like the rows the
 estimators take.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state
 
-__all__ = ["center_mask", "random_mask", "half_mask", "block_mask"]
+__all__ = ["center_mask", "random_mask", "half_mask", "block_mask", "mar_mask"]
 
 
 def _is_int(value):
@@ -20,6 +20,16 @@ def _is_int(value):
 def _check_count(value, name):
     if not _is_int(value) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
+
+
+def _check_fraction(value, name, low=0.0, high=1.0):
+    if (
+        not isinstance(value, Real)
+        or isinstance(value, bool)
+        or not low <= value <= high
+    ):
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}]; got {value!r}.")
+    return float(value)
 
 
 def _chw(image_shape):
@@ -75,9 +85,24 @@ def center_mask(image_shape, size):
 def half_mask(image_shape, side="bottom"):
     """Half of the image hidden: ``"top"``, ``"bottom"``, ``"left"`` or ``"right"``.
 
+    Parameters
+    ----------
+    image_shape : tuple of int, (C, H, W) or (H, W)
+    side : {"top", "bottom", "left", "right"}, default="bottom"
+        The hidden half; with an odd side the hidden half is the smaller one.
+
     Returns
     -------
     mask : ndarray of bool, shape (C * H * W,)
+
+    Examples
+    --------
+    >>> from skautodec.masks import half_mask
+    >>> half_mask((4, 4), "bottom").reshape(4, 4).astype(int)
+    array([[0, 0, 0, 0],
+           [0, 0, 0, 0],
+           [1, 1, 1, 1],
+           [1, 1, 1, 1]])
     """
     c, h, w = _chw(image_shape)
     mask = np.zeros((c, h, w), dtype=bool)
@@ -99,11 +124,28 @@ def half_mask(image_shape, side="bottom"):
 def random_mask(n_samples, n_features, missing_fraction=0.25, *, random_state=None):
     """Entries hidden independently at random, ``missing_fraction`` on average.
 
-    Works for images and tabular rows alike.
+    Works for images and tabular rows alike: missing completely at random
+    (MCAR); see :func:`mar_mask` for missingness that depends on other
+    columns.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_features : int
+    missing_fraction : float in [0, 1], default=0.25
+        Probability that an entry is hidden.
+    random_state : int, RandomState instance or None, default=None
 
     Returns
     -------
     mask : ndarray of bool, shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> from skautodec.masks import random_mask
+    >>> mask = random_mask(1000, 10, missing_fraction=0.3, random_state=0)
+    >>> mask.shape, round(float(mask.mean()), 1)
+    ((1000, 10), 0.3)
     """
     _check_count(n_samples, "n_samples")
     _check_count(n_features, "n_features")
@@ -118,9 +160,26 @@ def random_mask(n_samples, n_features, missing_fraction=0.25, *, random_state=No
 def block_mask(n_samples, image_shape, size, *, n_blocks=1, random_state=None):
     """``n_blocks`` squares of side ``size`` hidden at random places per image.
 
+    Parameters
+    ----------
+    n_samples : int
+    image_shape : tuple of int, (C, H, W) or (H, W)
+    size : int
+        Side of each hidden square, in pixels.
+    n_blocks : int, default=1
+        Squares per image; they may overlap.
+    random_state : int, RandomState instance or None, default=None
+
     Returns
     -------
     mask : ndarray of bool, shape (n_samples, C * H * W)
+
+    Examples
+    --------
+    >>> from skautodec.masks import block_mask
+    >>> mask = block_mask(5, (8, 8), 3, random_state=0)
+    >>> mask.shape, mask.sum(axis=1).tolist()
+    ((5, 64), [9, 9, 9, 9, 9])
     """
     c, h, w = _chw(image_shape)
     _check_size(size, h, w)
@@ -140,3 +199,122 @@ def block_mask(n_samples, image_shape, size, *, n_blocks=1, random_state=None):
             cols[:, None, None, :],
         ] = True
     return mask.reshape(n_samples, -1)
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _intercept(score, rate):
+    """Intercept ``b`` with ``mean(sigmoid(score + b)) == rate`` (bisection)."""
+    low, high = -50.0, 50.0
+    for _ in range(100):
+        mid = 0.5 * (low + high)
+        if _sigmoid(score + mid).mean() < rate:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+def mar_mask(X, missing_fraction=0.25, *, observed_fraction=0.3, random_state=None):
+    """Entries missing at random (MAR): missingness driven by observed columns.
+
+    A random ``observed_fraction`` of the columns is never hidden. Each other
+    column is hidden in a row with probability ``sigmoid(s + b)``, where
+    ``s`` is a random linear combination of that row's always-observed
+    columns (standardized), scaled to a standard deviation of 2 over the
+    rows (a strong dependence: odds ratios of about 7 per standard
+    deviation), and the
+    intercept ``b`` sets the column's expected share of hidden entries so
+    that ``missing_fraction`` of all entries are hidden on average. Whether
+    an entry is missing thus depends on values that are observed, never on
+    the hidden value itself: missing at random, but not completely at
+    random as with :func:`random_mask`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Complete data (no NaN); the always-observed columns drive the mask.
+    missing_fraction : float in [0, 1], default=0.25
+        Expected share of hidden entries over the whole table. At most the
+        share of the columns that may be hidden, ``1 - observed_fraction``
+        (rounded to whole columns).
+    observed_fraction : float in (0, 1), default=0.3
+        Share of the columns that are never hidden and drive the
+        missingness of the others; at least one column on each side.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the choice of columns, the weights and the draws.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n_samples, n_features)
+        True where an entry is hidden.
+
+    See Also
+    --------
+    random_mask : Entries missing completely at random (MCAR).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodec.masks import mar_mask
+    >>> X = np.random.RandomState(0).normal(size=(500, 10))
+    >>> mask = mar_mask(X, 0.2, random_state=0)
+    >>> mask.shape
+    (500, 10)
+    >>> bool(abs(mask.mean() - 0.2) < 0.02)
+    True
+    >>> int((~mask.any(axis=0)).sum())  # columns never hidden
+    3
+    """
+    X = check_array(X, dtype=np.float64, input_name="X")
+    missing_fraction = _check_fraction(missing_fraction, "missing_fraction")
+    if (
+        not isinstance(observed_fraction, Real)
+        or isinstance(observed_fraction, bool)
+        or not 0.0 < observed_fraction < 1.0
+    ):
+        raise ValueError(
+            f"observed_fraction must be in (0, 1); got {observed_fraction!r}."
+        )
+    n_samples, n_features = X.shape
+    if n_features < 2:
+        raise ValueError(
+            f"mar_mask needs at least 2 columns (one observed to drive the "
+            f"missingness of another); X has {n_features}."
+        )
+    n_observed = int(np.clip(round(observed_fraction * n_features), 1, n_features - 1))
+    n_hidden = n_features - n_observed
+    rate = missing_fraction * n_features / n_hidden
+    if rate > 1.0 + 1e-12:
+        raise ValueError(
+            f"missing_fraction={missing_fraction!r} is more than the share of "
+            f"columns that may be hidden ({n_hidden}/{n_features} with "
+            f"observed_fraction={observed_fraction!r}); lower missing_fraction "
+            "or observed_fraction."
+        )
+    rate = min(rate, 1.0)
+    generator = check_random_state(random_state)
+    columns = generator.permutation(n_features)
+    drivers, hidden = columns[:n_observed], columns[n_observed:]
+    Z = X[:, drivers] - X[:, drivers].mean(axis=0)
+    std = Z.std(axis=0)
+    Z = np.divide(Z, std, out=np.zeros_like(Z), where=std > 0)
+    weights = generator.normal(size=(n_observed, n_hidden))
+    scores = Z @ weights
+    spread = scores.std(axis=0)
+    scores = np.divide(
+        2.0 * scores, spread, out=np.zeros_like(scores), where=spread > 0
+    )
+    draws = generator.random_sample((n_samples, n_hidden))
+    mask = np.zeros((n_samples, n_features), dtype=bool)
+    if rate <= 0.0:
+        return mask
+    for j, column in enumerate(hidden):
+        if rate >= 1.0:
+            mask[:, column] = True
+            continue
+        b = _intercept(scores[:, j], rate)
+        mask[:, column] = draws[:, j] < _sigmoid(scores[:, j] + b)
+    return mask

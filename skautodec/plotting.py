@@ -151,6 +151,20 @@ def plot_masked_reconstructions(
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skautodec.datasets import load_digits_images
+    >>> from skautodec.masks import center_mask
+    >>> from skautodec.plotting import plot_masked_reconstructions
+    >>> from skautodec.report import MeanFill
+    >>> X = load_digits_images().data[:50]
+    >>> masks = {2: center_mask((8, 8), 2), 4: center_mask((8, 8), 4)}
+    >>> fig = plot_masked_reconstructions({"mean": MeanFill().fit(X)}, X, masks)
+    >>> len(fig.axes)  # 2 masks x (original, observed, mean)
+    6
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     X = np.asarray(X, dtype=np.float32)[:n_images]
@@ -204,6 +218,21 @@ def plot_error_vs_hole_size(
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skautodec.datasets import load_digits_images
+    >>> from skautodec.masks import center_mask
+    >>> from skautodec.plotting import plot_error_vs_hole_size
+    >>> from skautodec.report import MeanFill, compare
+    >>> X = load_digits_images().data[:50]
+    >>> masks = {size: center_mask((8, 8), size) for size in (2, 4, 6)}
+    >>> results = compare({"mean": MeanFill().fit(X)}, X, masks)
+    >>> fig = plot_error_vs_hole_size(results)
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['mean']
+    >>> plt.close(fig)
     """
     import pandas as pd
 
@@ -248,6 +277,20 @@ def plot_interpolations(
     -------
     fig : matplotlib.figure.Figure
         One panel per (model, method): a row per pair, a column per alpha.
+
+    Examples
+    --------
+    Any model with ``transform`` and ``inverse_transform`` will do; here PCA:
+
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.decomposition import PCA
+    >>> from skautodec.datasets import load_digits_images
+    >>> from skautodec.plotting import plot_interpolations
+    >>> X = load_digits_images().data[:100]
+    >>> fig = plot_interpolations({"PCA": PCA(4).fit(X)}, X[:2], X[2:4])
+    >>> len(fig.axes)  # one model x (linear, slerp)
+    2
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     x_a = np.atleast_2d(np.asarray(x_a, dtype=np.float32))
@@ -295,6 +338,20 @@ def plot_progressive_reconstructions(
     -------
     fig : matplotlib.figure.Figure
         A row per snapshot, a column per followed training row.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skautodec import AutoDecoder
+    >>> from skautodec.callbacks import ProgressiveReconstructions
+    >>> from skautodec.datasets import load_digits_images
+    >>> from skautodec.plotting import plot_progressive_reconstructions
+    >>> X = load_digits_images().data[:40]
+    >>> cb = ProgressiveReconstructions(sample_indices=range(4), epochs=[0, 2])
+    >>> ad = AutoDecoder(latent_dim=4, max_epochs=2, callbacks=[cb],
+    ...                  random_state=0).fit(X)
+    >>> fig = plot_progressive_reconstructions(ad, X=X)
+    >>> plt.close(fig)
     """
     from .callbacks import ProgressiveReconstructions
 
@@ -339,6 +396,17 @@ def plot_latent_tsne(codes, y, *, X=None, perplexity=30.0, random_state=None):
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.decomposition import PCA
+    >>> from skautodec.datasets import load_digits_images
+    >>> from skautodec.plotting import plot_latent_tsne
+    >>> X, y = load_digits_images(return_X_y=True)
+    >>> codes = {"PCA": PCA(8).fit_transform(X[:60])}
+    >>> fig = plot_latent_tsne(codes, y[:60], random_state=0)
+    >>> plt.close(fig)
     """
     from sklearn.manifold import TSNE
 
@@ -380,6 +448,19 @@ def plot_training_curves(models, *, logy=True):
     Returns
     -------
     fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skautodec import AutoDecoder
+    >>> from skautodec.datasets import make_low_rank
+    >>> from skautodec.plotting import plot_training_curves
+    >>> X = make_low_rank(n_samples=20, n_features=6, random_state=0)
+    >>> ad = AutoDecoder(latent_dim=2, max_epochs=3, random_state=0).fit(X)
+    >>> fig = plot_training_curves({"autodecoder": ad})
+    >>> len(fig.axes[0].get_lines()[0].get_xdata())  # one point per epoch
+    3
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -34,7 +34,7 @@ __all__ = [
     "with_refinement",
 ]
 
-#: Names of the models :func:`fit_study` returns, in order.
+#: Names of the models :func:`~skautodec.report.fit_study` returns, in order.
 STUDY_MODELS = (
     "autoencoder",
     "autoencoder (mask in fit)",
@@ -63,6 +63,15 @@ def reconstruct(estimator, X, mask=None):
     Returns
     -------
     X_hat : ndarray of shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodec.report import MeanFill, reconstruct
+    >>> X = np.array([[0.0, 2.0], [2.0, 4.0]])
+    >>> reconstruct(MeanFill().fit(X), X, mask=[False, True])
+    array([[0., 3.],
+           [2., 3.]], dtype=float32)
     """
     if hasattr(estimator, "reconstruct"):
         return np.asarray(estimator.reconstruct(X, mask=mask))
@@ -94,6 +103,17 @@ def with_refinement(estimator, transform_max_iter=100, **params):
     Returns
     -------
     refined : ConvAutoEncoder
+
+    Examples
+    --------
+    >>> from skautodec import ConvAutoEncoder
+    >>> from skautodec.datasets import make_low_rank
+    >>> from skautodec.report import with_refinement
+    >>> X = make_low_rank(n_samples=20, n_features=6, random_state=0)
+    >>> ae = ConvAutoEncoder(latent_dim=2, max_epochs=2, random_state=0).fit(X)
+    >>> refined = with_refinement(ae, transform_max_iter=10)
+    >>> ae.transform_max_iter, refined.transform_max_iter
+    (0, 10)
     """
     return copy.deepcopy(estimator).set_params(
         transform_max_iter=transform_max_iter, **params
@@ -235,7 +255,8 @@ def compare(models, X, masks, *, fit_seconds=None, data_range=1.0, progress=Fals
 
 
 def wide_table(results, values="mse_hidden", index="mask", columns="model"):
-    """One metric of :func:`compare`'s table, masks down and models across.
+    """One metric of :func:`~skautodec.report.compare`'s table, masks down and
+    models across.
 
     Parameters
     ----------
@@ -249,6 +270,19 @@ def wide_table(results, values="mse_hidden", index="mask", columns="model"):
     -------
     table : pandas.DataFrame
         Rows and columns in order of first appearance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skautodec.report import MeanFill, compare, wide_table
+    >>> X = np.array([[0.0, 1.0], [1.0, 1.0]])
+    >>> masks = {"first": [True, False], "second": [False, True]}
+    >>> results = compare({"mean": MeanFill().fit(X)}, X, masks)
+    >>> table = wide_table(results, "mse_hidden")
+    >>> table.index.tolist(), table.columns.tolist()
+    (['first', 'second'], ['mean'])
+    >>> table["mean"].tolist()
+    [0.25, 0.0]
     """
     for col in (values, index, columns):
         if col not in results.columns:
@@ -345,6 +379,19 @@ def interpolate(
     images : ndarray of shape (len(alphas), n_features) or (n_pairs,
         len(alphas), n_features)
         Decoded rows, in the input's units.
+
+    Examples
+    --------
+    >>> from skautodec import AutoDecoder
+    >>> from skautodec.datasets import make_low_rank
+    >>> from skautodec.report import interpolate
+    >>> X = make_low_rank(n_samples=20, n_features=6, random_state=0)
+    >>> ad = AutoDecoder(latent_dim=2, max_epochs=2, transform_max_iter=5, tol=0,
+    ...                  random_state=0).fit(X)
+    >>> interpolate(ad, X[0], X[1], alphas=[0.0, 0.5, 1.0]).shape
+    (3, 6)
+    >>> interpolate(ad, X[:4], X[4:8], method="slerp").shape
+    (4, 5, 6)
     """
     if method not in ("linear", "slerp"):
         raise ValueError(f"method must be 'linear' or 'slerp'; got {method!r}.")
@@ -431,6 +478,24 @@ def fit_study(
         ``models`` (name -> fitted model, or mask key -> fitted model for
         experiment 2) and ``fit_seconds`` (the same shape), both ready for
         :func:`compare`.
+
+    Examples
+    --------
+    >>> from skautodec import AutoDecoder, ConvAutoEncoder
+    >>> from skautodec.datasets import make_low_rank
+    >>> from skautodec.report import fit_study
+    >>> X = make_low_rank(n_samples=20, n_features=6, random_state=0)
+    >>> settings = {"latent_dim": 2, "max_epochs": 2, "random_state": 0}
+    >>> study = fit_study(
+    ...     X,
+    ...     {"last half": [False] * 3 + [True] * 3},
+    ...     autoencoder=ConvAutoEncoder(**settings),
+    ...     autodecoder=AutoDecoder(transform_max_iter=5, **settings),
+    ...     refine_max_iter=5,
+    ... )
+    >>> list(study.models)
+    ['autoencoder', 'autoencoder (mask in fit)', 'autoencoder + refinement', \
+'autodecoder', 'mean image', 'KNN imputer', 'PCA fill']
     """
     _check_mapping(masks, "masks")
     X = np.asarray(X, dtype=np.float32)

@@ -1,6 +1,7 @@
 """AutoDecoder: training codes, loss, frozen-decoder transform, scoring."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -285,7 +286,8 @@ def test_neighbor_average_is_closest_training_decodes(ad, X_tab, transform_init)
     decodes = est.inverse_transform(est.latents_)
     for i in (0, 7, 19):
         seen = ~mask[i]
-        dist = ((decodes[:, seen] - X_tab[i, seen]) ** 2).sum(axis=1)
+        scale = np.broadcast_to(est.scale_, seen.shape)[seen]  # per feature
+        dist = (((decodes[:, seen] - X_tab[i, seen]) / scale) ** 2).sum(axis=1)
         closest = np.argsort(dist, kind="stable")[:4]
         np.testing.assert_allclose(
             recon[i, mask[i]], decodes[closest][:, mask[i]].mean(axis=0), atol=1e-4
@@ -303,3 +305,89 @@ def test_neighbor_blend_edge_cases(ad, X_tab):
     # more neighbours than training rows: the average of every training decode
     everything = est.inverse_transform(est.latents_).mean(axis=0)
     np.testing.assert_allclose(recon[0, mask[0]], everything[mask[0]], atol=1e-5)
+
+
+def test_auto_sizes_resolve_in_fit(X_tab, X_img):
+    from skautodec._autodecoder import _image_sizes
+
+    ad = AutoDecoder(max_epochs=2, transform_max_iter=2, random_state=0)
+    assert ad.get_params()["latent_dim"] == "auto"
+    ad.fit(X_img[:20])
+    assert ad.latents_.shape[1] == 64 and ad.get_params()["latent_dim"] == "auto"
+    assert ad.transform(X_img[:3]).shape == (3, 64)
+    assert ad.get_feature_names_out()[-1] == "autodecoder63"
+    # epochs follow the number of rows, clipped to [10, 100]
+    assert _image_sizes(20, (1, 8, 8))["max_epochs"] == 100
+    assert _image_sizes(10_000, (1, 32, 32))["max_epochs"] == 10
+    assert _image_sizes(3000, (1, 32, 32))["max_epochs"] == 33
+    tab = AutoDecoder(max_epochs="auto", latent_dim=3, channels=2, random_state=0)
+    tab.set_params(transform_max_iter=2).fit(X_tab)
+    assert tab.n_iter_ == 100 and tab.latents_.shape[1] == 3
+    with pytest.raises(ValueError, match="latent_dim"):
+        AutoDecoder(latent_dim="big").fit(X_tab)
+
+
+def test_transform_n_iter_and_convergence_warning(ad, X_tab):
+    from sklearn.exceptions import ConvergenceWarning
+
+    fresh = copy.deepcopy(ad)
+    fresh._inference_cache = {}
+    with pytest.raises(AttributeError, match="transform_n_iter_"):
+        _ = fresh.transform_n_iter_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ad.set_params(tol=0.0)
+        ad.transform(X_tab[:5])  # a fixed budget never warns
+        assert (ad.transform_n_iter_ == ad.transform_max_iter).all()
+    est = copy.deepcopy(ad).set_params(tol=1e-3, transform_max_iter=5)
+    with pytest.warns(ConvergenceWarning, match="transform_max_iter=5"):
+        est.transform(X_tab[:5])
+    assert (est.transform_n_iter_ == 5).all()
+    est.set_params(tol=0.5, transform_max_iter=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.transform(X_tab[:5])
+    assert est.transform_n_iter_.shape == (5,)
+    assert (est.transform_n_iter_ < 200).all()
+
+
+def test_training_decodes_cached_refit_and_not_pickled(X_tab):
+    import pickle
+
+    est = AutoDecoder(**FAST, random_state=0).fit(X_tab)
+    first = est._training_decodes()
+    assert est._training_decodes() is first
+    np.testing.assert_allclose(
+        first * est.scale_ + est.offset_, est.inverse_transform(est.latents_)
+    )
+    loaded = pickle.loads(pickle.dumps(est))
+    assert "decodes" not in loaded._inference_cache
+    np.testing.assert_allclose(loaded._training_decodes(), first)
+    est.set_params(random_state=1).fit(X_tab)  # a refit forgets the old decodes
+    assert est._training_decodes() is not first
+    assert not np.allclose(est._training_decodes(), first)
+    est.set_params(warm_start=True).fit(X_tab)
+    np.testing.assert_allclose(
+        est._training_decodes() * est.scale_ + est.offset_,
+        est.inverse_transform(est.latents_),
+        atol=1e-5,
+    )
+
+
+def test_old_test_time_defaults_one_set_params_away(ad, X_tab):
+    old = dict(
+        transform_init="nearest",
+        n_init=10,
+        transform_max_iter=100,
+        transform_lr=0.05,
+        tol=0.0,
+        n_neighbors=20,
+        neighbor_weight=0.5,
+    )
+    est = copy.deepcopy(ad).set_params(**old)
+    mask = np.zeros(X_tab.shape[1], dtype=bool)
+    mask[:2] = True
+    recon = est.reconstruct(X_tab[:4], mask=mask)
+    assert (est.transform_n_iter_ == 100).all()
+    assert est.get_params()["n_init"] == 10
+    assert np.isfinite(recon).all()

@@ -184,3 +184,47 @@ def test_transform_errors(X_missing):
         imputer.transform(X_missing[:, :4])
     with pytest.raises(ValueError, match="[Ii]nf"):
         imputer.transform(np.full_like(X_missing, np.inf))
+
+
+# ---------------------------------------------------------- sample_posterior
+def test_sample_posterior_draws(X_missing):
+    imputer = _imputer(max_epochs=5)
+    imputer.set_params(sample_posterior=True, random_state=0).fit(X_missing)
+    missing = np.isnan(X_missing)
+    first, second = imputer.transform(X_missing), imputer.transform(X_missing)
+    for out in (first, second):
+        assert np.isfinite(out).all()
+        np.testing.assert_array_equal(out[~missing], X_missing[~missing])
+    assert (first[missing] != second[missing]).all()  # a new draw per call
+    # an int random_state gives the same sequence of tables after fit
+    imputer.fit(X_missing)
+    np.testing.assert_array_equal(imputer.transform(X_missing), first)
+    np.testing.assert_array_equal(imputer.transform(X_missing), second)
+    other = clone(imputer).set_params(random_state=1).fit(X_missing)
+    assert (other.transform(X_missing) != first).any()
+
+
+def test_sample_posterior_off_is_the_reconstruction(X_missing):
+    a = _imputer().fit_transform(X_missing)
+    b = LatentImputer(AutoDecoder(**FAST), random_state=5).fit_transform(X_missing)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(sample_posterior="yes"), "sample_posterior"),
+        (dict(random_state="a"), "random_state"),
+    ],
+)
+def test_sample_posterior_parameter_errors(params, match, X_missing):
+    with pytest.raises(ValueError, match=match):
+        LatentImputer(AutoDecoder(**FAST), **params).fit(X_missing)
+
+
+def test_sample_posterior_needs_sample(X_missing):
+    imputer = LatentImputer(
+        ConvAutoEncoder(latent_dim=2, max_epochs=1), sample_posterior=True
+    )
+    with pytest.raises(ValueError, match="sample"):
+        imputer.fit(X_missing)

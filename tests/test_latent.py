@@ -27,7 +27,7 @@ def fit(decoder, X, observed=None, init=None, **kwargs):
     if init is None:
         init = np.zeros((len(X), DIM), dtype=np.float32)
     kwargs = {"max_iter": 400, "lr": 0.05, **kwargs}
-    return optimize_latents(decoder, X, observed, init, **kwargs)
+    return optimize_latents(decoder, X, observed, init, **kwargs)[:2]
 
 
 def test_row_loss_matches_formula():
@@ -159,3 +159,73 @@ def test_progress_bar_on_long_runs(linear, capsys):
     assert "transform" in err and "100/100" in err
     optimize_latents(decoder, X, None, init, max_iter=100, verbose=0)
     assert capsys.readouterr().err == ""
+
+
+def _torch_adam(decoder, X, init, steps, lr):
+    """Reference: torch.optim.Adam on the summed row losses, best code kept."""
+    z = torch.tensor(init, requires_grad=True)
+    x = torch.as_tensor(X)
+    opt = torch.optim.Adam([z], lr=lr)
+    best_z, best = z.detach().clone(), torch.full((len(X),), float("inf"))
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = row_loss(decoder(z), x, None)
+        loss.sum().backward()
+        with torch.no_grad():
+            better = loss < best
+            best[better], best_z[better] = loss[better], z[better]
+        opt.step()
+    with torch.no_grad():
+        loss = row_loss(decoder(z), x, None)
+        better = loss < best
+        best[better], best_z[better] = loss[better], z[better]
+    return best_z.numpy(), best.numpy()
+
+
+def test_tol_zero_matches_torch_adam():
+    torch.manual_seed(0)
+    decoder = MLPDecoder(DIM, N_FEATURES, hidden=8)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(7, N_FEATURES)).astype(np.float32)
+    init = rng.normal(size=(7, DIM)).astype(np.float32)
+    fit_ = optimize_latents(decoder, X, None, init, max_iter=30, lr=0.05, tol=0)
+    codes, loss = _torch_adam(decoder, X, init, 30, 0.05)
+    np.testing.assert_allclose(fit_.codes, codes, atol=1e-5)
+    np.testing.assert_allclose(fit_.loss, loss, rtol=1e-5)
+    assert (fit_.n_iter == 30).all() and fit_.converged.all()
+
+
+def test_tol_stops_rows_that_stopped_improving(linear):
+    decoder, W, X = linear
+    init = np.zeros((len(X), DIM), dtype=np.float32)
+    full = optimize_latents(decoder, X, None, init, max_iter=400, tol=0)
+    early = optimize_latents(decoder, X, None, init, max_iter=400, tol=1e-6)
+    assert early.converged.all()
+    assert (early.n_iter < 400).all() and (early.n_iter % 10 == 0).all()
+    # a tight tol stops close to the optimum of this convex problem
+    assert (early.loss <= full.loss * 1.01 + 1e-6).all()
+    loose = optimize_latents(decoder, X, None, init, max_iter=400, tol=1e-2)
+    assert (loose.n_iter <= early.n_iter).all() and loose.n_iter.sum() < 400
+
+
+def test_rows_that_hit_max_iter_are_not_converged(linear):
+    decoder, _, X = linear
+    init = np.zeros((len(X), DIM), dtype=np.float32)
+    fit_ = optimize_latents(decoder, X, None, init, max_iter=5, lr=1e-3, tol=1e-4)
+    assert not fit_.converged.any()
+    assert (fit_.n_iter == 5).all()
+
+
+def test_rows_are_independent_with_tol():
+    torch.manual_seed(0)
+    decoder = MLPDecoder(DIM, N_FEATURES, hidden=8)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(6, N_FEATURES)).astype(np.float32)
+    init = rng.normal(size=(6, 3, DIM)).astype(np.float32)
+    kw = dict(max_iter=60, lr=0.05, tol=1e-3, return_all=True)
+    together = optimize_latents(decoder, X, None, init, **kw)
+    assert len(np.unique(together.n_iter)) > 1  # rows stop at different steps
+    for i in range(len(X)):
+        alone = optimize_latents(decoder, X[i : i + 1], None, init[i : i + 1], **kw)
+        np.testing.assert_allclose(alone.codes[0], together.codes[i], atol=1e-5)
+        np.testing.assert_array_equal(alone.n_iter[0], together.n_iter[i])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skautodec.masks import block_mask, center_mask, half_mask, random_mask
+from skautodec.masks import block_mask, center_mask, half_mask, mar_mask, random_mask
 
 
 def _square_bounds(image):
@@ -233,3 +233,73 @@ def test_image_shape_must_be_integers(shape):
 def test_counts_must_be_non_negative_integers(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# -------------------------------------------------------------------- mar_mask
+@pytest.fixture(scope="module")
+def X_mar():
+    return np.random.RandomState(0).normal(size=(400, 10))
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.3, 0.6])
+def test_mar_mask_fraction_and_observed_columns(X_mar, fraction):
+    mask = mar_mask(X_mar, fraction, random_state=0)
+    assert mask.shape == X_mar.shape
+    assert mask.dtype == bool
+    assert abs(mask.mean() - fraction) < 0.03
+    assert (~mask.any(axis=0)).sum() == 3  # round(0.3 * 10) columns never hidden
+
+
+def test_mar_mask_depends_on_observed_columns(X_mar):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    def auc(hidden):
+        # how well the always-observed columns predict a column's missingness
+        clf = LogisticRegression().fit(X_mar[:, drivers], hidden)
+        return roc_auc_score(hidden, clf.decision_function(X_mar[:, drivers]))
+
+    mask = mar_mask(X_mar, 0.3, random_state=0)
+    drivers = ~mask.any(axis=0)
+    column = np.flatnonzero(~drivers)[0]
+    assert auc(mask[:, column]) > 0.8
+    # under MCAR the same columns predict nothing
+    assert auc(random_mask(*X_mar.shape, 0.3, random_state=0)[:, column]) < 0.65
+
+
+def test_mar_mask_extremes_and_input_untouched(X_mar):
+    before = X_mar.copy()
+    assert not mar_mask(X_mar, 0.0, random_state=0).any()
+    full = mar_mask(X_mar, 0.7, random_state=0)  # every hideable column
+    assert full.mean() == 0.7
+    np.testing.assert_array_equal(X_mar, before)
+
+
+def test_mar_mask_determinism(X_mar):
+    a = mar_mask(X_mar, 0.3, random_state=1)
+    np.testing.assert_array_equal(a, mar_mask(X_mar, 0.3, random_state=1))
+    assert (a != mar_mask(X_mar, 0.3, random_state=2)).any()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(missing_fraction=-0.1), "missing_fraction"),
+        (dict(missing_fraction=1.5), "missing_fraction"),
+        (dict(missing_fraction=0.8), "share of columns"),
+        (dict(observed_fraction=0.0), "observed_fraction"),
+        (dict(observed_fraction=1.0), "observed_fraction"),
+    ],
+)
+def test_mar_mask_parameter_errors(X_mar, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        mar_mask(X_mar, **kwargs)
+
+
+def test_mar_mask_data_errors(X_mar):
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        mar_mask(X_mar[:, :1], 0.1)
+    X_nan = X_mar.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        mar_mask(X_nan, 0.1)

@@ -152,3 +152,14 @@ def test_non_square_image_shape(Estimator):
 def test_bad_image_shape(Estimator, image_shape, X_img):
     with pytest.raises(ValueError, match="image_shape"):
         Estimator(**TINY, image_shape=image_shape).fit(X_img[:5])
+
+
+def test_mlp_decoder_linear_path():
+    plain = MLPDecoder(3, 5, hidden=8)
+    assert plain.linear is None
+    both = MLPDecoder(3, 5, hidden=8, linear=True)
+    z = torch.randn(4, 3)
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            both(z), both.net(z) + both.linear(z), rtol=1e-6, atol=1e-6
+        )

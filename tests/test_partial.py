@@ -161,7 +161,7 @@ def test_fit_ignores_values_under_mask(name, X_tab, mask_tab):
     a = MODELS[name]().fit(X_tab, mask=mask_tab)
     b = MODELS[name]().fit(_garbage_under(X_tab, mask_tab, seed=3), mask=mask_tab)
     np.testing.assert_array_equal(a.offset_, b.offset_)
-    assert a.scale_ == b.scale_
+    np.testing.assert_array_equal(a.scale_, b.scale_)
     for key, value in a.net_.module_.state_dict().items():
         np.testing.assert_array_equal(value, b.net_.module_.state_dict()[key])
     if name == "AutoDecoder":
