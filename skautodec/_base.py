@@ -21,6 +21,9 @@ from skorch.callbacks import Callback
 from ._latent import frozen, optimize_latents
 
 _TRANSFORM_BATCH = 1024
+# Codes fitted at once: at most _TRANSFORM_BATCH, and at most this many
+# entries (codes x features), which bounds the decoder's activations.
+_FIT_ENTRIES = 2**17
 # Largest |observed entry - mean| / scale_ that transform accepts.
 _MAX_SCALED = 1e15
 
@@ -366,7 +369,7 @@ class _BaseLatentModel(
             max_iter=self.transform_max_iter,
             lr=self.transform_lr,
             tol=self.tol,
-            batch_size=_TRANSFORM_BATCH,
+            batch_size=max(1, min(_TRANSFORM_BATCH, _FIT_ENTRIES // Xn.shape[1])),
             device=self._device,
             verbose=self.verbose,
             return_all=return_all,

@@ -160,9 +160,9 @@ def _parser():
     p.add_argument(
         "--transform-max-iter",
         type=_non_negative,
-        default=100,
-        help="Adam steps fitting a test code (autodecoder) or refining one "
-        "(autoencoder + refinement); default 100",
+        default=None,
+        help="Adam steps fitting a test code (autodecoder; default: "
+        "AutoDecoder's) or refining one (autoencoder + refinement; default 100)",
     )
     p.add_argument(
         "--n-init",
@@ -278,7 +278,7 @@ def _write_report(path, command, args, results, figures, seconds, shapes, ad):
         f"Dataset: {args.dataset}, {n_train} training and {n_test} test images "
         f"of shape {tuple(image_shape)}; latent_dim={args.latent_dim}, "
         f"max_epochs={args.max_epochs}, transform_max_iter="
-        f"{args.transform_max_iter}, n_init={ad.n_init}, n_neighbors="
+        f"{ad.transform_max_iter}, n_init={ad.n_init}, n_neighbors="
         f"{ad.n_neighbors}, neighbor_weight={ad.neighbor_weight}, "
         f"device={args.device}, "
         f"random_state={args.random_state}. Wall time {seconds:.0f} s.",
@@ -379,8 +379,9 @@ def _compare(args, command, data, masks, start):
     extra = {} if args.n_init is None else {"n_init": args.n_init}
     if args.neighbor_weight is not None:
         extra["neighbor_weight"] = args.neighbor_weight
+    if args.transform_max_iter is not None:
+        extra["transform_max_iter"] = args.transform_max_iter
     autodecoder = AutoDecoder(
-        transform_max_iter=args.transform_max_iter,
         **extra,
         callbacks=[
             ProgressiveReconstructions(
@@ -394,7 +395,9 @@ def _compare(args, command, data, masks, start):
         masks,
         autoencoder=ConvAutoEncoder(**common),
         autodecoder=autodecoder,
-        refine_max_iter=args.transform_max_iter,
+        refine_max_iter=100
+        if args.transform_max_iter is None
+        else args.transform_max_iter,
         progress=progress,
     )
     models = study.models
