@@ -48,7 +48,9 @@ class ConvAutoEncoder(_BaseLatentModel):
         Size of the codes.
     image_shape : tuple of int (C, H, W) or None, default=None
         How a row is an image. None infers ``(1, s, s)`` when ``n_features`` is
-        a perfect square ``s * s``; otherwise rows are tabular.
+        a perfect square ``s * s`` with ``s >= 8`` (64 features or more);
+        otherwise rows are tabular. Pass it for smaller images, and for
+        tables of a square number of features that are not images.
     channels : int, default=32
         Width of the networks: convolution channels at full resolution (up to
         four times more at coarser scales); tabular networks have

@@ -24,6 +24,8 @@ _TRANSFORM_BATCH = 1024
 # Codes fitted at once: at most _TRANSFORM_BATCH, and at most this many
 # entries (codes x features), which bounds the decoder's activations.
 _FIT_ENTRIES = 2**17
+# Smallest side of a square image inferred from n_features (8x8: the digits).
+_MIN_INFERRED_SIDE = 8
 # Largest |observed entry - mean| / scale_ that transform accepts.
 _MAX_SCALED = 1e15
 
@@ -187,8 +189,10 @@ class _BaseLatentModel(
                     f"{n_features} features."
                 )
             return shape
+        # small squares (4, 9, ..., 49 features) are far likelier tables
         side = math.isqrt(n_features)
-        return (1, side, side) if side * side == n_features else None
+        square = side * side == n_features and side >= _MIN_INFERRED_SIDE
+        return (1, side, side) if square else None
 
     def _missing(self, X, mask):
         """Boolean array, True where an entry is missing (``mask`` or NaN)."""

@@ -391,3 +391,16 @@ def test_old_test_time_defaults_one_set_params_away(ad, X_tab):
     assert (est.transform_n_iter_ == 100).all()
     assert est.get_params()["n_init"] == 10
     assert np.isfinite(recon).all()
+
+
+def test_small_square_tables_are_not_images(X_img):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 16)) * np.logspace(-3, 3, 16)  # 16 features, raw units
+    ad = AutoDecoder(max_epochs=2, transform_max_iter=2, random_state=0).fit(X)
+    assert ad._image_shape is None
+    assert ad.scale_.shape == (16,)
+    np.testing.assert_allclose(ad.scale_, X.std(axis=0), rtol=1e-4)
+    img = AutoDecoder(max_epochs=1, transform_max_iter=1, random_state=0).fit(X_img)
+    assert img._image_shape == (1, 8, 8) and np.ndim(img.scale_) == 0
+    forced = AutoDecoder(image_shape=(1, 4, 4), max_epochs=1, transform_max_iter=1)
+    assert forced.fit(X)._image_shape == (1, 4, 4)
