@@ -1,6 +1,5 @@
 """AutoDecoder: a decoder and one learned code per training sample."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,6 +24,11 @@ def _pick(value, auto):
     return auto if isinstance(value, str) else value
 
 
+def _auto_epochs(n_samples):
+    """``100_000 / n_samples`` clipped to [10, 100]."""
+    return int(np.clip(round(100_000 / max(n_samples, 1)), 10, 100))
+
+
 def _image_sizes(n_samples, image_shape):
     """Sizes for ``AutoDecoder(latent_dim="auto", ...)`` on images.
 
@@ -32,8 +36,7 @@ def _image_sizes(n_samples, image_shape):
     same number of decoder steps whatever the data size (each code is only
     updated once per epoch, so small sets need more epochs).
     """
-    epochs = int(np.clip(round(100_000 / max(n_samples, 1)), 10, 100))
-    return {"latent_dim": 64, "channels": 16, "max_epochs": epochs}
+    return {"latent_dim": 64, "channels": 16, "max_epochs": _auto_epochs(n_samples)}
 
 
 def _tabular_sizes(n_samples, n_features):
@@ -47,8 +50,11 @@ def _tabular_sizes(n_samples, n_features):
     and diabetes (``benchmarks/bench_imputation.py``).
     """
     latent_dim = int(np.clip(round(n_features / 2), 2, 64))
-    epochs = int(np.clip(round(100_000 / max(n_samples, 1)), 10, 100))
-    return {"latent_dim": latent_dim, "channels": 16, "max_epochs": epochs}
+    return {
+        "latent_dim": latent_dim,
+        "channels": 16,
+        "max_epochs": _auto_epochs(n_samples),
+    }
 
 
 class _AutoDecoderNet(NeuralNet):
@@ -489,7 +495,12 @@ class AutoDecoder(_BaseLatentModel):
         -------
         X_hat : ndarray of shape (n_samples, n_features), float32
         """
-        Xn, observed, empty = self._prepare_rows(X, mask)
+        out, _ = self._reconstruct_scaled(*self._prepare_rows(X, mask))
+        return out * np.float32(self.scale_) + self.offset_
+
+    def _reconstruct_scaled(self, Xn, observed, empty):
+        """``reconstruct`` of prepared rows in scaled units, and the fitted
+        codes (n, n_starts, dim), closest start first."""
         blend = observed is not None and self.neighbor_weight > 0
         decodes = neighbors = None
         if blend or self.transform_init == "nearest":
@@ -507,7 +518,7 @@ class AutoDecoder(_BaseLatentModel):
             w = np.float32(self.neighbor_weight)
             missing = observed == 0
             out[missing] = (1 - w) * out[missing] + w * near[missing]
-        return out * np.float32(self.scale_) + self.offset_
+        return out, codes
 
     def _prepare_rows(self, X, mask):
         """Validated, scaled rows, their observed entries and empty rows."""
@@ -635,8 +646,9 @@ class AutoDecoder(_BaseLatentModel):
         X, missing = X[rows], missing[rows]
         generator = check_random_state(random_state)
         scale = np.float32(self.scale_)
+        prior = self._prior_precision()
         noise_var = self._residual_variance(
-            X, missing, int(generator.randint(np.iinfo(np.int32).max))
+            X, missing, int(generator.randint(np.iinfo(np.int32).max)), prior
         )
         point, codes = self._point_and_codes(X, missing)
         draws = sample_latents(
@@ -644,7 +656,7 @@ class AutoDecoder(_BaseLatentModel):
             codes,
             (~missing).astype(np.float32),
             noise_var,
-            self._prior_precision(),
+            prior,
             n_samples,
             generator=torch.Generator().manual_seed(
                 int(generator.randint(np.iinfo(np.int32).max))
@@ -661,11 +673,11 @@ class AutoDecoder(_BaseLatentModel):
         return out
 
     def _point_and_codes(self, X, missing):
-        """``reconstruct`` and ``transform`` of rows (NaN at ``missing``)."""
-        X = np.where(missing, np.nan, X)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # warned by sample
-            return self.reconstruct(X), self.transform(X)
+        """``reconstruct`` of validated rows with ``missing`` hidden, and the
+        code of the closest start (the one ``transform`` fits), from one fit."""
+        Xn, observed = self._prepare(X, missing)
+        out, codes = self._reconstruct_scaled(Xn, observed, missing.all(axis=1))
+        return out * np.float32(self.scale_) + self.offset_, codes[:, 0]
 
     def _prior_precision(self):
         """Inverse covariance of the training codes (the prior of the draws)."""
@@ -673,7 +685,7 @@ class AutoDecoder(_BaseLatentModel):
         ridge = 1e-6 * max(float(np.trace(cov)) / len(cov), 1e-12)
         return np.linalg.inv(cov + ridge * np.eye(len(cov)))
 
-    def _residual_variance(self, X, missing, seed, held_out=0.2, max_rows=2000):
+    def _residual_variance(self, X, missing, seed, prior, held_out=0.2, max_rows=2000):
         """Per-feature variance of the errors not explained by the codes'
         uncertainty, in scaled units, from held-out observed entries of ``X``.
 
@@ -700,7 +712,6 @@ class AutoDecoder(_BaseLatentModel):
         total = err2.sum(axis=0)
         # code draws' variance depends on the noise: two fixed-point rounds
         var = np.full(X.shape[1], total.sum() / count.sum())
-        prior = self._prior_precision()
         base = self._decode_scaled(codes)
         generator = torch.Generator().manual_seed(seed)
         for _ in range(2):
