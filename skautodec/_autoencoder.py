@@ -70,13 +70,13 @@ class ConvAutoEncoder(_BaseLatentModel):
         ``transform``; 0 returns the encoder's output.
     transform_lr : float, default=0.05
         Adam learning rate of that refinement.
-    tol : float, default=1e-3
-        Relative tolerance of the test-time fit: a row's code stops being
+    tol : float, default=0.0
+        Relative tolerance of the refinement: a row's code stops being
         updated once its loss improved by less than ``tol`` times that loss
-        over the last 20 steps. 0 runs every row for ``transform_max_iter``
-        steps. The steps each row ran are in ``transform_n_iter_`` after the
-        call; rows that reach ``transform_max_iter`` first raise a
-        ``ConvergenceWarning``.
+        over the last 20 steps, and rows that reach ``transform_max_iter``
+        first raise a ``ConvergenceWarning``. 0 runs every row for
+        ``transform_max_iter`` steps. The steps each row ran are in
+        ``transform_n_iter_`` after the call.
     transform_penalty : float, default=0.0
         Weight of the squared norm of the code in that refinement.
     callbacks : list of skorch callbacks or None, default=None

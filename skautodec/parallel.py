@@ -206,7 +206,7 @@ def inverse_transform(estimator, Z):
     """
     check_is_fitted(estimator)
     Z = _by_rows(Z, "Z")
-    _check_width(estimator, Z, getattr(estimator, "latent_dim", None), "Z")
+    _check_width(estimator, Z, _n_features_out(estimator), "Z")
     return _map_rows(_inverse_block, Z, estimator, estimator.n_features_in_, np.float32)
 
 

@@ -466,8 +466,8 @@ def fit_study(
     refine_max_iter : int, default=100
         Refinement steps; 0 leaves out ``"autoencoder + refinement"``.
     baselines : bool or mapping of str to estimator, default=True
-        True adds mean-image, ``KNNImputer`` (5 neighbours) and PCA (rank
-        ``autodecoder.latent_dim``) fills; a mapping gives other baselines by
+        True adds mean-image, ``KNNImputer`` (5 neighbours) and PCA (rank:
+        the fitted autodecoder's code size) fills; a mapping gives other baselines by
         name (fitted on ``X``); False adds none.
     progress : bool, default=False
         Show progress bars over the models and the epochs.
@@ -499,14 +499,12 @@ def fit_study(
     """
     _check_mapping(masks, "masks")
     X = np.asarray(X, dtype=np.float32)
-    if baselines is True:
+    default_baselines = baselines is True
+    if default_baselines:
         baselines = {
             "mean image": MeanFill(),
             "KNN imputer": KNNFill(n_neighbors=5),
-            "PCA fill": PCAFill(
-                n_components=autodecoder.latent_dim,
-                random_state=autodecoder.random_state,
-            ),
+            "PCA fill": PCAFill(random_state=autodecoder.random_state),
         }
     elif baselines is False or baselines is None:
         baselines = {}
@@ -527,6 +525,9 @@ def fit_study(
         if progress:
             steps.set_postfix_str(label)
         est = clone(template)
+        if default_baselines and name == "PCA fill":
+            # the autodecoder's code size, resolved in its fit ("auto")
+            est.set_params(n_components=models["autodecoder"].latents_.shape[1])
         bar = progress and "callbacks" in est.get_params(deep=False)
         if bar:
             from .callbacks import _EpochProgress

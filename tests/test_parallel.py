@@ -181,3 +181,13 @@ def test_errors(X_tab, fitted):
         parallel.reconstruct(fitted["imputer"], Xd)
     with pytest.raises(ValueError, match="must be 2-D"):
         parallel.transform(fitted["ad"], Xd[:, 0])
+
+
+def test_inverse_transform_with_auto_latent_dim(X_tab):
+    da = pytest.importorskip("dask.array")
+    est = AutoDecoder(max_epochs=1, transform_max_iter=2, random_state=0).fit(X_tab)
+    Z = est.transform(X_tab)
+    out = parallel.inverse_transform(est, da.from_array(Z, chunks=(10, -1)))
+    np.testing.assert_allclose(out.compute(), est.inverse_transform(Z), atol=1e-6)
+    with pytest.raises(ValueError, match="expects 3"):
+        parallel.inverse_transform(est, da.from_array(Z[:, :2], chunks=(10, -1)))

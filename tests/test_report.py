@@ -227,6 +227,19 @@ def test_fit_study(X_img, masks):
     assert df["fit_seconds"].notna().all()
 
 
+def test_fit_study_pca_rank_follows_auto_latent_dim(X_img, masks):
+    ad = AutoDecoder(max_epochs=1, transform_max_iter=2, random_state=0)
+    study = fit_study(
+        X_img[:30],
+        {2: masks[2]},
+        autoencoder=ConvAutoEncoder(**{**TINY, "max_epochs": 1}),
+        autodecoder=ad,
+        refine_max_iter=0,
+    )
+    rank = study.models["autodecoder"].latents_.shape[1]
+    assert study.models["PCA fill"].n_components == rank
+
+
 def test_fit_study_options(X_img, masks):
     ae = ConvAutoEncoder(**{**TINY, "max_epochs": 1})
     ad = AutoDecoder(**{**TINY, "max_epochs": 1})
