@@ -33,10 +33,17 @@ _DEFAULTS = {
     },
 }
 _DEFAULTS["fashion-mnist"] = _DEFAULTS["mnist"]
+_SPREAD_SAMPLES = 20  # draws behind the sample_spread figure
 
 _FIGURES = {
     "masked_reconstructions": "Inpainting: original, observed part (hidden "
     "entries in red) and each model's output, one row per hole size.",
+    "sample_spread": "Completions of the hole of size {size} in the first "
+    "test images, drawn by the autodecoder (`AutoDecoder.sample`, {n_samples} "
+    "draws): original, observed part (hidden entries in red), the mean of the "
+    "draws, three single draws and the per-pixel standard deviation of the "
+    "draws. Observed pixels are the same in every draw (standard deviation "
+    "zero); bright pixels are where the model is unsure of the hole.",
     "error_vs_hole_size": "MSE on the hidden entries against the hole size.",
     "interpolation": "Decoded codes between pairs of test images, linear and "
     "spherical (slerp), alpha in {0, .25, .5, .75, 1}.",
@@ -279,7 +286,7 @@ def _write_report(path, command, args, results, figures, seconds, shapes, ad):
         f"of shape {tuple(image_shape)}; latent_dim={args.latent_dim}, "
         f"max_epochs={args.max_epochs}, transform_max_iter="
         f"{ad.transform_max_iter}, n_init={ad.n_init}, n_neighbors="
-        f"{ad.n_neighbors}, neighbor_weight={ad.neighbor_weight}, "
+        f"{ad.n_neighbors}, neighbor_weight={ad.neighbor_weight_:g}, "
         f"device={args.device}, "
         f"random_state={args.random_state}. Wall time {seconds:.0f} s.",
         "",
@@ -361,6 +368,7 @@ def _compare(args, command, data, masks, start):
         plot_latent_tsne,
         plot_masked_reconstructions,
         plot_progressive_reconstructions,
+        plot_sample_spread,
         plot_training_curves,
     )
     from .report import STUDY_MODELS, compare, fit_study, wide_table
@@ -422,6 +430,11 @@ def _compare(args, command, data, masks, start):
     ]
     n_pairs = min(4, len(X_test) // 2)
     n_tsne = min(len(X_train), 1000)
+    spread_size = list(masks)[len(masks) // 2]  # the middle hole size
+    figures = dict(_FIGURES)
+    figures["sample_spread"] = figures["sample_spread"].format(
+        size=spread_size, n_samples=_SPREAD_SAMPLES
+    )
     for name in steps:
         if name == "masked_reconstructions":
             fig = plot_masked_reconstructions(
@@ -429,6 +442,16 @@ def _compare(args, command, data, masks, start):
                 X_test,
                 masks,
                 image_shape=image_shape,
+            )
+        elif name == "sample_spread":
+            fig = plot_sample_spread(
+                models["autodecoder"],
+                X_test,
+                masks[spread_size],
+                image_shape=image_shape,
+                n_images=6,
+                n_samples=_SPREAD_SAMPLES,
+                random_state=args.random_state,
             )
         elif name == "error_vs_hole_size":
             fig = plot_error_vs_hole_size(results)
@@ -464,7 +487,7 @@ def _compare(args, command, data, masks, start):
         command,
         args,
         results,
-        _FIGURES,
+        figures,
         seconds,
         (len(X_train), len(X_test), image_shape),
         models["autodecoder"],

@@ -21,6 +21,7 @@ __all__ = [
     "plot_latent_tsne",
     "plot_masked_reconstructions",
     "plot_progressive_reconstructions",
+    "plot_sample_spread",
     "plot_training_curves",
 ]
 
@@ -112,7 +113,8 @@ def image_grid(images, image_shape=None, *, nrow=8, padding=1, pad_value=1.0):
 
 
 def _show(ax, grid, title=None):
-    ax.imshow(grid, interpolation="nearest")
+    if grid is not None:
+        ax.imshow(grid, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
@@ -123,6 +125,20 @@ def _show(ax, grid, title=None):
 
 def _model_at(model, key):
     return model[key] if isinstance(model, Mapping) else model
+
+
+def _observed_rgb(X, hidden, image_shape):
+    """Rows as RGB images with the hidden pixels painted in the hidden colour.
+
+    A pixel is hidden when its first channel is (masks cover all channels).
+    """
+    import torch
+
+    rgb = _to_rgb(np.where(hidden, 0.0, X), image_shape)
+    hidden_px = torch.as_tensor(hidden.reshape(len(X), *image_shape)[:, 0])
+    for ch, value in enumerate(_HIDDEN_COLOR):
+        rgb[:, ch][hidden_px] = value
+    return rgb
 
 
 def plot_masked_reconstructions(
@@ -179,15 +195,9 @@ def plot_masked_reconstructions(
     for i, (key, mask) in enumerate(masks.items()):
         mask = np.asarray(mask)
         hidden = check_mask(mask[:n_images] if mask.ndim == 2 else mask, X.shape)
-        import torch
-
-        observed = _to_rgb(X, shape)
-        hidden_px = torch.as_tensor(hidden.reshape(len(X), *shape)[:, 0])
-        for ch, value in enumerate(_HIDDEN_COLOR):
-            observed[:, ch][hidden_px] = value
         panels = [
             _grid_tensor(_to_rgb(X, shape), nrow, 1, 1.0),
-            _grid_tensor(observed, nrow, 1, 1.0),
+            _grid_tensor(_observed_rgb(X, hidden, shape), nrow, 1, 1.0),
         ]
         for model in models.values():
             out = reconstruct(_model_at(model, key), X, mask=hidden)
@@ -195,6 +205,150 @@ def plot_masked_reconstructions(
         for j, grid in enumerate(panels):
             _show(axes[i, j], grid, columns[j] if i == 0 else None)
         axes[i, 0].set_ylabel(str(key), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _spread_grid(std, image_shape, nrow):
+    """Per-pixel std rows (n, F) -> one 2-D grid, NaN in the padding.
+
+    Channels are pooled as the root mean of their variances.
+    """
+    import torch
+
+    c, h, w = image_shape
+    std = np.asarray(std, dtype=np.float32).reshape(-1, c, h, w)
+    pixel = np.sqrt((std**2).mean(axis=1, keepdims=True))
+    return _grid_tensor(torch.as_tensor(pixel), nrow, 1, float("nan"))[..., 0]
+
+
+def plot_sample_spread(
+    model,
+    X,
+    mask,
+    *,
+    image_shape=None,
+    n_images=6,
+    n_samples=20,
+    n_draws=3,
+    nrow=3,
+    random_state=None,
+):
+    """Completions drawn from a model's posterior and their per-pixel spread.
+
+    The model's ``sample`` draws ``n_samples`` completions of the hidden
+    pixels of the first ``n_images`` images. Panels, left to right: the
+    original images, the observed part (hidden pixels in red), the mean of
+    the draws, ``n_draws`` single draws and the per-pixel standard deviation
+    of the draws as a heat map with a colour bar. Observed pixels are the same
+    in every draw, so their standard deviation is zero; bright pixels are
+    where the model is unsure of the hole.
+
+    Parameters
+    ----------
+    model : fitted estimator with a ``sample`` method
+        E.g. :class:`~skautodec.AutoDecoder`; its ``sample(X, mask=...,
+        n_samples=..., random_state=...)`` returns draws of shape
+        (n_samples, n_rows, n_features).
+    X : array-like of shape (n_rows, n_features)
+        Images; the first ``n_images`` are shown, and only they are passed
+        to ``sample`` (which also estimates its residual noise from them).
+    mask : array-like of bool of shape (n_features,) or (n_rows, n_features)
+        True = hidden. NaN in ``X`` counts as hidden too; None hides only
+        the NaN entries.
+    image_shape : tuple of int or None, default=None
+    n_images : int, default=6
+    n_samples : int, default=20
+        Draws behind the mean and the standard deviation.
+    n_draws : int, default=3
+        Single draws shown; at most ``n_samples``.
+    nrow : int, default=3
+        Images per row within a panel.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draws (passed to ``sample``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        ``3 + n_draws + 1`` image panels, then the colour bar's axes.
+
+    See Also
+    --------
+    plot_masked_reconstructions : Each model's single reconstruction.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skautodec import AutoDecoder
+    >>> from skautodec.datasets import load_digits_images
+    >>> from skautodec.masks import center_mask
+    >>> from skautodec.plotting import plot_sample_spread
+    >>> X = load_digits_images().data[:40]
+    >>> ad = AutoDecoder(latent_dim=4, channels=4, max_epochs=2,
+    ...                  transform_max_iter=2, random_state=0).fit(X)
+    >>> fig = plot_sample_spread(ad, X, center_mask((8, 8), 4), n_samples=5,
+    ...                          random_state=0)
+    >>> [ax.get_title() for ax in fig.axes][-2:]
+    ['std of draws', '']
+    >>> len(fig.axes)  # original, observed, mean, 3 draws, std + colour bar
+    8
+    >>> plt.close(fig)
+    """
+    if not callable(getattr(model, "sample", None)):
+        raise ValueError(
+            f"plot_sample_spread needs a model with a sample method that draws "
+            f"completions (such as AutoDecoder); {type(model).__name__} has none."
+        )
+    if not 0 <= n_draws <= n_samples:
+        raise ValueError(
+            f"n_draws must be between 0 and n_samples={n_samples}; got {n_draws}."
+        )
+    plt = _pyplot()
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or len(X) == 0:
+        raise ValueError(f"X must be 2-D (n_rows, n_features); got {X.shape}.")
+    mask = None if mask is None else np.asarray(mask)
+    if mask is not None and mask.ndim == 2:
+        mask = mask[:n_images]
+    X = X[:n_images]
+    shape = _resolve_shape(image_shape, X.shape[1])
+    hidden = check_mask(mask, X.shape) | np.isnan(X)
+    draws = np.asarray(
+        model.sample(X, mask=hidden, n_samples=n_samples, random_state=random_state),
+        dtype=np.float64,
+    )
+    # std is shift invariant; deviations from one draw are exactly zero where
+    # every draw keeps the observed value, so the spread there is exactly zero
+    std = (draws - draws[0]).std(axis=0)
+    columns = ["original", "observed", f"mean of {n_samples} draws"]
+    columns += [f"draw {k + 1}" for k in range(n_draws)] + ["std of draws"]
+    panels = [
+        _grid_tensor(_observed_rgb(X, np.isnan(X), shape), nrow, 1, 1.0),
+        _grid_tensor(_observed_rgb(X, hidden, shape), nrow, 1, 1.0),
+        *(
+            _grid_tensor(_to_rgb(images, shape), nrow, 1, 1.0)
+            for images in (draws.mean(axis=0), *draws[:n_draws])
+        ),
+    ]
+    # a narrow last column holds the colour bar, so that the heat map keeps
+    # the size of the other panels
+    fig, axes = plt.subplots(
+        1,
+        len(columns) + 1,
+        figsize=(1.9 * len(columns) + 0.5, 1.9 * 2 / max(nrow, 1) + 0.4),
+        gridspec_kw={"width_ratios": [1.0] * len(columns) + [0.06]},
+        squeeze=False,
+    )
+    for ax, grid, title in zip(axes[0], panels, columns, strict=False):
+        _show(ax, grid, title)
+    heat = axes[0, -2].imshow(
+        np.ma.masked_invalid(_spread_grid(std, shape, nrow)),
+        cmap=plt.get_cmap("magma").with_extremes(bad="white"),
+        vmin=0.0,
+        interpolation="nearest",
+    )
+    _show(axes[0, -2], None, columns[-1])
+    fig.colorbar(heat, cax=axes[0, -1]).ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig
 

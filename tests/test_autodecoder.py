@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError
 from torch import nn
 
 from skautodec import AutoDecoder
+from skautodec.datasets import make_low_rank
 
 FAST = dict(latent_dim=2, channels=4, max_epochs=3, transform_max_iter=20)
 
@@ -276,6 +277,62 @@ def test_neighbor_blend_fills_missing_entries_only(ad, X_tab):
     )
 
 
+def _with_holes(X, seed=1, share=0.2):
+    mask = np.random.RandomState(seed).random_sample(X.shape) < share
+    mask[mask.all(axis=1), 0] = False
+    return np.where(mask, np.nan, X)
+
+
+def test_auto_test_time_settings_follow_the_table():
+    # a clean low-rank table is best filled by its fitted codes, pure noise
+    # by the neighbours' average: "auto" finds both on held-out entries
+    clean = make_low_rank(n_samples=120, n_features=8, random_state=0)
+    noise = np.random.RandomState(0).normal(size=(120, 8)).astype(np.float32)
+    chosen = {}
+    for name, X in (("clean", clean), ("noise", noise)):
+        X_missing = _with_holes(X)
+        before = X_missing.copy()
+        est = AutoDecoder(max_epochs=20, random_state=0).fit(X_missing)
+        np.testing.assert_array_equal(X_missing, before)  # input unchanged
+        assert est.neighbor_weight == "auto" and est.transform_penalty == "auto"
+        assert est.neighbor_weight_ in np.linspace(0, 1, 11)
+        assert est.transform_penalty_ in (1e-4, 1e-2, 1e-1)
+        chosen[name] = est.neighbor_weight_
+        # "auto" reconstructs with the resolved values
+        fixed = copy.deepcopy(est).set_params(
+            neighbor_weight=est.neighbor_weight_,
+            transform_penalty=est.transform_penalty_,
+        )
+        np.testing.assert_array_equal(
+            est.reconstruct(X_missing), fixed.reconstruct(X_missing)
+        )
+    assert chosen["clean"] <= 0.3 < 0.7 <= chosen["noise"]
+
+
+def test_explicit_test_time_settings_are_kept(X_tab):
+    est = AutoDecoder(
+        **FAST, neighbor_weight=0.3, transform_penalty=None, random_state=0
+    ).fit(_with_holes(X_tab))
+    assert est.neighbor_weight_ == 0.3
+    assert est.transform_penalty_ == est.latent_penalty
+    est = AutoDecoder(**FAST, transform_penalty=0.05, random_state=0).fit(X_tab)
+    assert est.transform_penalty_ == 0.05
+    assert est.neighbor_weight_ in np.linspace(0, 1, 11)
+
+
+def test_auto_test_time_settings_on_images(digits):
+    X, X_test = digits
+    est = AutoDecoder(**FAST, random_state=0).fit(X)
+    assert est.neighbor_weight_ == 0.5
+    assert est.transform_penalty_ == est.latent_penalty
+    mask = np.zeros(X_test.shape, dtype=bool)
+    mask[:, 27:29] = True
+    old = copy.deepcopy(est).set_params(neighbor_weight=0.5, transform_penalty=None)
+    np.testing.assert_array_equal(
+        est.reconstruct(X_test, mask=mask), old.reconstruct(X_test, mask=mask)
+    )
+
+
 @pytest.mark.parametrize("transform_init", ["nearest", "zeros"])
 def test_neighbor_average_is_closest_training_decodes(ad, X_tab, transform_init):
     est = copy.deepcopy(ad).set_params(
@@ -404,3 +461,14 @@ def test_small_square_tables_are_not_images(X_img):
     assert img._image_shape == (1, 8, 8) and np.ndim(img.scale_) == 0
     forced = AutoDecoder(image_shape=(1, 4, 4), max_epochs=1, transform_max_iter=1)
     assert forced.fit(X)._image_shape == (1, 4, 4)
+
+
+def test_held_out_entries_keep_an_observed_entry_per_row():
+    from skautodec._autodecoder import _held_out_entries
+
+    missing = np.random.RandomState(0).random_sample((300, 4)) < 0.5
+    held = _held_out_entries(missing, seed=0, share=0.5, max_rows=100)
+    assert not (held & missing).any()  # only observed entries are held out
+    assert ((~missing & ~held).sum(axis=1) >= 1)[(~missing).any(axis=1)].all()
+    assert held.any(axis=1).sum() <= 100  # at most max_rows rows
+    assert _held_out_entries(missing[:5], seed=0) is None  # too few entries

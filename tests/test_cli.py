@@ -15,6 +15,7 @@ FAST = [
 
 FIGURES = {
     "masked_reconstructions.png",
+    "sample_spread.png",
     "error_vs_hole_size.png",
     "interpolation.png",
     "progressive_reconstructions.png",
@@ -52,6 +53,8 @@ def test_compare_digits(tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "| hole size | autoencoder |" in report
     assert "![latent_tsne](latent_tsne.png)" in report
+    assert "![sample_spread](sample_spread.png)" in report
+    assert "hole of size 4" in report and "standard deviation" in report
     assert "--n-train 100" in report and "n_init=2" in report
     assert "Wrote" in capsys.readouterr().out
 

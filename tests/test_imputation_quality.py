@@ -107,7 +107,9 @@ def test_sample_spread_follows_the_errors(low_rank):
     draws = ad.sample(X_missing, n_samples=30, random_state=0)
     low, high = np.percentile(draws, [5, 95], axis=0)
     covered = ((X >= low) & (X <= high))[hide].mean()
-    assert 0.7 < covered <= 1.0  # measured 0.90
+    # 0.78 without the held-out floor of fit (rows trained on fill
+    # their own entries too well)
+    assert 0.8 < covered <= 1.0  # measured 0.89
     point = ad.reconstruct(X_missing)
     np.testing.assert_allclose(draws.mean(0)[hide], point[hide], atol=0.3)
 

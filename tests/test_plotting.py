@@ -20,6 +20,7 @@ from skautodec.plotting import (  # noqa: E402
     plot_latent_tsne,
     plot_masked_reconstructions,
     plot_progressive_reconstructions,
+    plot_sample_spread,
     plot_training_curves,
 )
 
@@ -78,6 +79,37 @@ def test_masked_reconstructions(models, X_img, tmp_path):
     observed = fig.axes[6].get_images()[0].get_array()
     assert (observed[..., 0] > observed[..., 2] + 0.5).any()  # hole in red
     _save(fig, tmp_path, "masked")
+
+
+def test_sample_spread(models, X_img, tmp_path):
+    mask = center_mask((8, 8), 4)
+    fig = plot_sample_spread(
+        models["ad"], X_img[30:], mask, n_images=4, n_samples=5, random_state=0
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    # original, observed, mean, 3 draws, std, then the colour bar
+    assert len(fig.axes) == 8
+    assert titles[:3] == ["original", "observed", "mean of 5 draws"]
+    assert titles[3:7] == ["draw 1", "draw 2", "draw 3", "std of draws"]
+    observed = fig.axes[1].get_images()[0].get_array()
+    assert (observed[..., 0] > observed[..., 2] + 0.5).any()  # hole in red
+    spread = fig.axes[6].get_images()[0].get_array()
+    # the same tiling of the mask: 1 in the hole, 0 elsewhere and in the padding
+    hole = image_grid(np.tile(mask, (4, 1)).astype(float), nrow=3, pad_value=0.0)
+    hole = hole[..., 0] > 0.5
+    assert spread.shape == hole.shape
+    pixels = ~np.ma.getmaskarray(spread)  # the padding is masked (NaN)
+    np.testing.assert_array_equal(spread[pixels & ~hole], 0.0)
+    assert (spread[hole] > 0).all()
+    _save(fig, tmp_path, "spread")
+
+
+def test_sample_spread_errors(models, X_img):
+    mask = center_mask((8, 8), 4)
+    with pytest.raises(ValueError, match="sample method"):
+        plot_sample_spread(models["ae"], X_img, mask)
+    with pytest.raises(ValueError, match="n_draws"):
+        plot_sample_spread(models["ad"], X_img, mask, n_samples=2, n_draws=3)
 
 
 def test_error_vs_hole_size(tmp_path):
