@@ -2,6 +2,7 @@
 
 import contextlib
 import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -302,7 +303,12 @@ def sample_latents(
     with frozen(decoder):
         for start in range(0, n, batch_size):
             z = torch.as_tensor(codes[start : start + batch_size], device=device)
-            with torch.no_grad():
+            with torch.no_grad(), warnings.catch_warnings():
+                # torch's forward-mode AD loads its decompositions through
+                # the deprecated torch.jit.script, once per process
+                warnings.filterwarnings(
+                    "ignore", "`torch.jit.script` is deprecated", FutureWarning
+                )
                 J = jacobian(z)  # (b, n_features, dim)
             weight = inv_noise.expand(len(z), -1)
             if observed is not None:
