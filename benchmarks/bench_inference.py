@@ -129,6 +129,30 @@ def target_table(model, X_train, X, sizes):
     return table
 
 
+def plot_quality(table, path):
+    """Hole MSE (mean over sizes) against seconds, one labelled point per setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.scatter(table["seconds"], table["mean"])
+    for _, row in table.iterrows():
+        ax.annotate(
+            row["setting"],
+            (row["seconds"], row["mean"]),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=7,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds (4 hole sizes)")
+    ax.set_ylabel("hole MSE, mean over sizes")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
 def quality_table(model, X, sizes, figure=None):
     new = model.get_params()
     rows = []
@@ -141,20 +165,7 @@ def quality_table(model, X, sizes, figure=None):
     print("\n2. Time to quality (hole MSE per size, seconds summed over sizes)")
     print(table.to_string(index=False, float_format="{:.4f}".format))
     if figure:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.scatter(table["seconds"], table["mean"])
-        for _, row in table.iterrows():
-            ax.annotate(row["setting"], (row["seconds"], row["mean"]), fontsize=7)
-        ax.set_xscale("log")
-        ax.set_xlabel("seconds (4 hole sizes)")
-        ax.set_ylabel("hole MSE, mean over sizes")
-        fig.tight_layout()
-        fig.savefig(figure, dpi=120)
+        plot_quality(table, figure)
         print(f"figure: {figure}")
     return table
 
