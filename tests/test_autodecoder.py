@@ -320,17 +320,44 @@ def test_explicit_test_time_settings_are_kept(X_tab):
     assert est.neighbor_weight_ in np.linspace(0, 1, 11)
 
 
-def test_auto_test_time_settings_on_images(digits):
+def test_auto_blend_on_images_is_chosen_on_held_out_blocks(digits):
     X, X_test = digits
     est = AutoDecoder(**FAST, random_state=0).fit(X)
-    assert est.neighbor_weight_ == 0.5
-    assert est.transform_penalty_ == est.latent_penalty
+    assert est.transform_penalty_ == est.latent_penalty  # no probe for images
+    assert est.neighbor_weight_ in np.linspace(0, 1, 11)
+    assert est.n_neighbors_ in (5, 10, 20)
     mask = np.zeros(X_test.shape, dtype=bool)
     mask[:, 27:29] = True
-    old = copy.deepcopy(est).set_params(neighbor_weight=0.5, transform_penalty=None)
-    np.testing.assert_array_equal(
-        est.reconstruct(X_test, mask=mask), old.reconstruct(X_test, mask=mask)
+    fixed = copy.deepcopy(est).set_params(
+        neighbor_weight=est.neighbor_weight_,
+        n_neighbors=est.n_neighbors_,
+        transform_penalty=None,
     )
+    np.testing.assert_array_equal(
+        est.reconstruct(X_test, mask=mask), fixed.reconstruct(X_test, mask=mask)
+    )
+    # explicit values skip the held-out blocks: one plain training run
+    plain = AutoDecoder(
+        **FAST, neighbor_weight=0.5, n_neighbors=20, random_state=0
+    ).fit(X)
+    assert (plain.neighbor_weight_, plain.n_neighbors_) == (0.5, 20)
+
+
+def test_held_out_blocks_are_squares_of_observed_pixels():
+    from skautodec._autodecoder import _held_out_blocks
+
+    missing = np.zeros((400, 64), dtype=bool)
+    missing[:, 0] = True
+    held = _held_out_blocks(missing, (1, 8, 8), seed=0)
+    rows = held.any(axis=1)
+    assert rows.sum() == 100  # a quarter of the images
+    assert not (held & missing).any()
+    for image in held[rows].reshape(-1, 8, 8):
+        r, c = np.nonzero(image)
+        # a 3x3 block (0.375 * 8), less the always-missing pixel
+        assert r.max() - r.min() == 2 and c.max() - c.min() == 2
+        assert image.sum() in (8, 9)
+    assert _held_out_blocks(missing[:10], (1, 8, 8), seed=0) is None
 
 
 @pytest.mark.parametrize("transform_init", ["nearest", "zeros"])
