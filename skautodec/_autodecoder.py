@@ -102,6 +102,26 @@ def _held_out_blocks(missing, image_shape, seed, side=0.375, max_rows=500):
     return held if held.any() else None
 
 
+def _neighbour_average(decodes, neighbors, k):
+    """Mean of the decodes of each row's first ``k`` neighbours."""
+    k = min(k, neighbors.shape[1])
+    return sum(decodes[neighbors[:, j]] for j in range(k)) / k
+
+
+def _best_blend(candidates, truth, where, weights):
+    """The blend ``(1 - w) * fitted + w * near`` with the lowest mean squared
+    error on the entries ``where``, over ``candidates`` of (key, fitted,
+    near) and ``weights``: (error, key, w, per-feature sums of squares)."""
+    best = (np.inf, None, None, None)
+    for key, fitted, near in candidates:
+        for w in weights:
+            sq = np.where(where, (1 - w) * fitted + w * near - truth, 0.0) ** 2
+            err = float(sq.sum() / where.sum())
+            if err < best[0]:
+                best = (err, key, float(w), sq.sum(axis=0))
+    return best
+
+
 class _AutoDecoderNet(NeuralNet):
     """skorch net whose inputs are row indices into a table of learned codes.
 
@@ -547,33 +567,40 @@ class AutoDecoder(_BaseLatentModel):
         return self.transform_penalty
 
     def _select_test_time(self, X, missing, seed):
-        """Resolve ``neighbor_weight="auto"`` and ``transform_penalty="auto"``
-        into ``neighbor_weight_`` and ``transform_penalty_``: fixed for
-        images, chosen on held-out observed entries for tables."""
+        """Resolve the "auto" test-time settings into ``neighbor_weight_``,
+        ``n_neighbors_`` and ``transform_penalty_``. Tables choose them here,
+        on entries held out of a second fit; images get the blocks to hold
+        out of their one training run (returned; chosen after training by
+        :meth:`_select_image_blend`), or None."""
         auto_w = self.neighbor_weight == "auto"
+        auto_k = self.n_neighbors == "auto"
         auto_p = self.transform_penalty == "auto"
-        weights = [0.5] if auto_w else [float(self.neighbor_weight)]
         given = self.transform_penalty
-        penalties = [self.latent_penalty if given in (None, "auto") else given]
-        if auto_p:
-            penalties = sorted({self.latent_penalty, 1e-2, 1e-1})
-        if auto_w:
-            weights = list(np.linspace(0.0, 1.0, 11))
-        self._held_out_mse = None
-        self.neighbor_weight_ = 0.5 if auto_w else weights[0]
+        self.neighbor_weight_ = 0.5 if auto_w else float(self.neighbor_weight)
+        self.n_neighbors_ = 20 if auto_k else self.n_neighbors
         self.transform_penalty_ = float(
-            penalties[0] if not auto_p else self.latent_penalty
+            self.latent_penalty if given in (None, "auto") else given
         )
-        self.n_neighbors_ = 20 if self.n_neighbors == "auto" else self.n_neighbors
+        self._held_out_mse = None
         if self._image_shape is not None:
-            if auto_w or self.n_neighbors == "auto":
+            if auto_w or auto_k:
                 return _held_out_blocks(missing, self._image_shape, seed)
             return None
-        held = None
         if auto_w or auto_p:
             held = _held_out_entries(missing, seed)
-        if held is None:
-            return None
+            if held is not None:
+                self._select_table_blend(X, missing, held, seed, auto_w, auto_p)
+        return None
+
+    def _select_table_blend(self, X, missing, held, seed, auto_w, auto_p):
+        """Choose ``neighbor_weight_`` (0, 0.1, ..., 1) and
+        ``transform_penalty_`` (``latent_penalty``, 0.01 or 0.1) where
+        "auto", with a model trained without the entries ``held`` out, and
+        keep its per-feature error on them (``_held_out_mse``)."""
+        weights = np.linspace(0.0, 1.0, 11) if auto_w else [self.neighbor_weight_]
+        penalties = [self.transform_penalty_]
+        if auto_p:
+            penalties = sorted({self.latent_penalty, 1e-2, 1e-1})
         params = self.get_params(deep=False)
         params.update(
             neighbor_weight=0.0,
@@ -591,28 +618,26 @@ class AutoDecoder(_BaseLatentModel):
             probe.fit(np.where(hidden, np.nan, X))
             Xn, observed = probe._prepare(X[rows], hidden[rows])
             empty = hidden[rows].all(axis=1)
-            probe.neighbor_weight = 1.0
-            near, _ = probe._reconstruct_scaled(Xn, observed, empty)
-            probe.neighbor_weight = 0.0
-            truth = (X[rows] - probe.offset_) / probe.scale_
-            where = held[rows]
-            best = (np.inf, weights[0], penalties[0])
+            decodes = probe._training_decodes()
+            k = max(probe.n_init, probe.n_neighbors_)
+            neighbors = probe._nearest_training_rows(Xn, observed, k, decodes)
+            near = _neighbour_average(decodes, neighbors, probe.n_neighbors_)
+            candidates = []
             for penalty in penalties:
                 probe.transform_penalty = penalty
-                fitted, _ = probe._reconstruct_scaled(Xn, observed, empty)
-                for w in weights:
-                    fill = (1 - w) * fitted + w * near
-                    sq = np.where(where, fill - truth, 0.0) ** 2
-                    err = float(sq.sum() / where.sum())
-                    if err < best[0]:
-                        best = (err, float(w), float(penalty), sq.sum(axis=0))
-        _, self.neighbor_weight_, self.transform_penalty_, sq = best
+                fitted, _ = probe._fitted_fill(Xn, observed, empty, neighbors)
+                candidates.append((penalty, fitted, near))
+        truth = (X[rows] - probe.offset_) / probe.scale_
+        where = held[rows]
+        _, penalty, self.neighbor_weight_, sq = _best_blend(
+            candidates, truth, where, weights
+        )
+        self.transform_penalty_ = float(penalty)
         # per-feature held-out error, shrunk to the mean with the weight of
         # 10 entries: an honest floor for sample's noise (see sample)
         count = where.sum(axis=0)
         mean = sq.sum() / count.sum()
         self._held_out_mse = (sq + 10 * mean) / (count + 10)
-        return None
 
     def _select_image_blend(self, X, missing, held):
         """Choose ``neighbor_weight_`` (0, 0.1, ..., 1) and ``n_neighbors_``
@@ -635,22 +660,16 @@ class AutoDecoder(_BaseLatentModel):
         own = near == rows[:, None]
         keep = np.argsort(own, axis=1, kind="stable")[:, : k_max - 1]
         near = np.take_along_axis(near, keep, axis=1)
-        empty = hidden.all(axis=1)
-        codes = self._fit_codes(Xn, observed, empty, self.n_init, near)
-        fitted = sum(self._decode_scaled(codes[:, j]) for j in range(codes.shape[1]))
-        fitted /= codes.shape[1]
+        fitted, _ = self._fitted_fill(Xn, observed, hidden.all(axis=1), near)
+        candidates = [
+            (min(k, near.shape[1]), fitted, _neighbour_average(decodes, near, k))
+            for k in ks
+        ]
         truth = (X[rows] - self.offset_) / self.scale_
-        where = held[rows]
-        best = (np.inf, self.neighbor_weight_, self.n_neighbors_)
-        for k in ks:
-            k = min(k, near.shape[1])
-            average = sum(decodes[near[:, j]] for j in range(k)) / k
-            for w in weights:
-                fill = (1 - w) * fitted[where] + w * average[where]
-                err = float(np.mean((fill - truth[where]) ** 2))
-                if err < best[0]:
-                    best = (err, float(w), int(k))
-        _, self.neighbor_weight_, self.n_neighbors_ = best
+        _, k, self.neighbor_weight_, _ = _best_blend(
+            candidates, truth, held[rows], weights
+        )
+        self.n_neighbors_ = int(k)
 
     def transform(self, X, mask=None):
         """Fit a code to each row of ``X`` with the decoder frozen.
@@ -697,23 +716,28 @@ class AutoDecoder(_BaseLatentModel):
     def _reconstruct_scaled(self, Xn, observed, empty):
         """``reconstruct`` of prepared rows in scaled units, and the fitted
         codes (n, n_starts, dim), closest start first."""
-        weight = self._neighbor_weights(observed)
+        weight = self._neighbor_weight(observed)
         blend = weight is not None
         decodes = neighbors = None
         if blend or self.transform_init == "nearest":
             decodes = self._training_decodes()
             k = max(self.n_init, self._n_neighbors if blend else 0)
             neighbors = self._nearest_training_rows(Xn, observed, k, decodes)
-        codes = self._fit_codes(Xn, observed, empty, self.n_init, neighbors)
-        # means accumulated one start (neighbour) at a time: memory (n, F)
-        out = sum(self._decode_scaled(codes[:, j]) for j in range(codes.shape[1]))
-        out /= codes.shape[1]
+        out, codes = self._fitted_fill(Xn, observed, empty, neighbors)
         if blend:
-            k = min(self._n_neighbors, neighbors.shape[1])
-            near = sum(decodes[neighbors[:, j]] for j in range(k)) / k
+            near = _neighbour_average(decodes, neighbors, self._n_neighbors)
             near[empty] = out[empty]
             out = np.where(observed == 0, (1 - weight) * out + weight * near, out)
         return out, codes
+
+    def _fitted_fill(self, Xn, observed, empty, neighbors):
+        """Average decode of the codes fitted from the ``n_init`` starts
+        (``neighbors``: closest training rows, or None), in scaled units,
+        and the codes (n, n_starts, dim)."""
+        codes = self._fit_codes(Xn, observed, empty, self.n_init, neighbors)
+        # means accumulated one start at a time: memory (n, F)
+        out = sum(self._decode_scaled(codes[:, j]) for j in range(codes.shape[1]))
+        return out / codes.shape[1], codes
 
     @property
     def _n_neighbors(self):
@@ -721,7 +745,7 @@ class AutoDecoder(_BaseLatentModel):
             return self.n_neighbors_
         return self.n_neighbors
 
-    def _neighbor_weights(self, observed):
+    def _neighbor_weight(self, observed):
         """Weight of the neighbour average in the missing entries, or None
         where nothing is blended."""
         if observed is None:
