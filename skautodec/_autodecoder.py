@@ -67,11 +67,21 @@ def _held_out_entries(missing, seed, share=0.1, max_rows=2000):
     if len(rows) > max_rows:
         rows = rng.choice(rows, max_rows, replace=False)
     held = np.zeros(missing.shape, dtype=bool)
-    held[rows] = ~missing[rows] & (
-        rng.random_sample((len(rows), missing.shape[1])) < share
-    )
-    held[held.sum(axis=1) >= (~missing).sum(axis=1)] = False
+    held[rows] = _random_observed(missing[rows], rng, share)
     return held if held.sum() >= 20 else None
+
+
+def _random_observed(missing, rng, share):
+    """A ``share`` of the observed entries, drawn with ``rng``; none in a
+    row where they would be all of its observed entries."""
+    held = ~missing & (rng.random_sample(missing.shape) < share)
+    return _keep_one_observed(held, missing)
+
+
+def _keep_one_observed(held, missing):
+    """``held`` with the rows where it covers every observed entry cleared."""
+    held[held.sum(axis=1) >= (~missing).sum(axis=1)] = False
+    return held
 
 
 def _held_out_blocks(missing, image_shape, seed, side=0.375, max_rows=500):
@@ -98,7 +108,7 @@ def _held_out_blocks(missing, image_shape, seed, side=0.375, max_rows=500):
         block[i, :, top : top + b, left : left + b] = True
     held = np.zeros(missing.shape, dtype=bool)
     held[rows] = block.reshape(len(rows), -1) & ~missing[rows]
-    held[held.sum(axis=1) >= (~missing).sum(axis=1)] = False
+    held = _keep_one_observed(held, missing)
     return held if held.any() else None
 
 
@@ -938,9 +948,7 @@ class AutoDecoder(_BaseLatentModel):
         if len(X) > max_rows:
             keep = rng.choice(len(X), max_rows, replace=False)
             X, missing = X[keep], missing[keep]
-        hide = ~missing & (rng.random_sample(X.shape) < held_out)
-        # keep one observed entry per row
-        hide[hide.sum(axis=1) == (~missing).sum(axis=1)] = False
+        hide = _random_observed(missing, rng, held_out)
         if not hide.any():
             return np.full(X.shape[1], 1e-6)
         hidden = missing | hide
