@@ -12,8 +12,9 @@ torch threads (2). Every table is measured side by side in one run.
 
 1. Target: today's default ``reconstruct`` (``transform_init="nearest",
    n_init=10, transform_max_iter=100, transform_lr=0.05, tol=0,
-   n_neighbors=20, neighbor_weight=0.5``, set with ``set_params``) against the
-   new defaults, on the same fitted model, and ``KNNImputer(n_neighbors=5)``:
+   n_neighbors=20, neighbor_weight=0.5, neighbor_source="decodes"``, set
+   with ``set_params``) against the new defaults, on the same fitted model,
+   and ``KNNImputer(n_neighbors=5)``:
    wall seconds summed over centered holes of 8, 12, 16 and 20 pixels, and
    the MSE on the hidden pixels at each size.
 2. Time to quality: hole MSE and seconds of each test-time setting tried
@@ -54,6 +55,7 @@ OLD_DEFAULTS = dict(
     tol=0.0,
     n_neighbors=20,
     neighbor_weight=0.5,
+    neighbor_source="decodes",
 )
 # (label, set_params) of the time-to-quality table
 CANDIDATES = [

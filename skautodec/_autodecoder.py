@@ -43,8 +43,9 @@ def _image_sizes(n_samples, image_shape):
 def _tabular_sizes(n_samples, n_features):
     """Sizes for ``AutoDecoder(latent_dim="auto", ...)`` on tabular rows.
 
-    Codes of half the number of features (2 to 64): a code as wide as the
-    row fits the observed entries of a new row exactly and says little
+    Codes of half the number of features (2 to 64) where none is chosen on
+    held-out entries (see :func:`_tabular_code_sizes`): a code as wide as
+    the row fits the observed entries of a new row exactly and says little
     about the missing ones. A decoder of 128 hidden units (``channels=16``),
     and epochs as for images, so that training costs about the same number
     of steps whatever the number of rows. Measured on breast_cancer, wine
@@ -56,6 +57,14 @@ def _tabular_sizes(n_samples, n_features):
         "channels": 16,
         "max_epochs": _auto_epochs(n_samples),
     }
+
+
+def _tabular_code_sizes(n_features):
+    """Code sizes that ``fit`` chooses from for tables with
+    ``latent_dim="auto"``: a half, three quarters and all but one of the
+    number of features, each clipped to [2, 64]."""
+    sizes = (n_features / 2, 3 * n_features / 4, n_features - 1)
+    return sorted({int(np.clip(round(s), 2, 64)) for s in sizes})
 
 
 def _held_out_entries(missing, seed, share=0.1, max_rows=2000):
@@ -205,8 +214,11 @@ class AutoDecoder(_BaseLatentModel):
     Parameters
     ----------
     latent_dim : int or "auto", default="auto"
-        Size of the codes. "auto" resolves in ``fit`` from the data (64 for
-        images; see Notes).
+        Size of the codes. "auto" resolves in ``fit`` from the data: 64 for
+        images; for tables, half, three quarters or all but one of the
+        number of features (2 to 64), whichever fills held-out entries best
+        (see ``neighbor_weight`` and Notes). ``latents_.shape[1]`` is the
+        size used.
     image_shape : tuple of int (C, H, W) or None, default=None
         How a row is an image. None infers ``(1, s, s)`` when ``n_features`` is
         a perfect square ``s * s`` with ``s >= 8`` (64 features or more);
@@ -263,9 +275,9 @@ class AutoDecoder(_BaseLatentModel):
         decodes are averaged, which fills missing entries better than any
         single code. ``transform`` uses the closest start only.
     n_neighbors : int or "auto", default="auto"
-        Training rows whose decodes, closest on the observed entries, are
-        averaged (without fitting) into the missing entries of
-        ``reconstruct``; see ``neighbor_weight``. "auto" is 20 for tables
+        Training rows, closest on the observed entries, that are averaged
+        (without fitting) into the missing entries of ``reconstruct``; see
+        ``neighbor_weight`` and ``neighbor_source``. "auto" is 20 for tables
         and, for images, chosen in ``fit`` from 5, 10 and 20 with
         ``neighbor_weight`` (see there); the value used is ``n_neighbors_``.
     neighbor_weight : float in [0, 1] or "auto", default="auto"
@@ -276,15 +288,25 @@ class AutoDecoder(_BaseLatentModel):
         part); the blend does better than either across hole sizes. 0 uses
         the fitted codes only. "auto" is chosen in ``fit`` on entries held
         out of training (see Notes): for tabular rows, ``fit`` hides 10% of
-        the observed entries, trains once more without them, and keeps the
-        weight (0, 0.1, ..., 1) and, with ``transform_penalty="auto"``, the
-        prior weight (``latent_penalty``, 0.01 or 0.1) that fill them best;
+        the observed entries, trains once more without them (once per
+        candidate code size with ``latent_dim="auto"``), and keeps the
+        weight (0, 0.1, ..., 1), the code size and, with
+        ``transform_penalty="auto"``, the prior weight (``latent_penalty``,
+        0.01 or 0.1) that fill them best;
         for images, a square block in a quarter of the training images (at
         most 500) is left out of the one training run, and the weight and,
         with ``n_neighbors="auto"``, the number of neighbours that fill the
         blocks best are kept. The value used is ``neighbor_weight_``.
         Observed entries always come from the fitted codes, so rows without
         missing entries are unaffected.
+    neighbor_source : {"auto", "data", "decodes"}, default="auto"
+        What those neighbours are found in and averaged from: "data", the
+        training rows themselves (their missing entries filled by their
+        decodes; a ``KNNImputer`` on the completed training set); "decodes",
+        the decodes of their training codes (smoother). "auto" chooses in
+        ``fit``, on the same held-out entries as ``neighbor_weight``, and is
+        "data" where nothing is held out. The value used is
+        ``neighbor_source_``. The training rows are kept with the model.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``ProgressiveReconstructions``).
     warm_start : bool, default=False
@@ -323,6 +345,8 @@ class AutoDecoder(_BaseLatentModel):
         The ``transform_penalty`` that "auto" resolved to in ``fit``.
     n_neighbors_ : int
         The ``n_neighbors`` that "auto" resolved to in ``fit``.
+    neighbor_source_ : str
+        The ``neighbor_source`` that "auto" resolved to in ``fit``.
     offset_ : ndarray of shape (n_features,)
         Per-feature mean subtracted before training.
     scale_ : float or ndarray of shape (n_features,)
@@ -338,9 +362,11 @@ class AutoDecoder(_BaseLatentModel):
     Sizes resolved by "auto" (in ``fit``; the parameters keep "auto"): for
     images, ``latent_dim=64``, ``channels=16`` and ``max_epochs`` of
     ``100_000 / n_samples`` clipped to [10, 100]; for tabular rows, codes of
-    half the number of features (2 to 64), ``channels=16`` and the same
-    epochs. ``AutoDecoder(latent_dim=64, channels=32, max_epochs=100)`` is
-    the earlier default.
+    half, three quarters or all but one of the number of features (2 to
+    64; chosen on held-out entries: diabetes gets 8 of its 10 features,
+    breast_cancer 15 of its 30), ``channels=16`` and the same epochs.
+    ``AutoDecoder(latent_dim=64, channels=32, max_epochs=100)`` is the
+    earlier default.
 
     Test-time defaults: ``n_init=3`` starts of ``transform_max_iter=30`` Adam
     steps, 11 times fewer decoder passes than the earlier ``n_init=10`` x
@@ -350,22 +376,24 @@ class AutoDecoder(_BaseLatentModel):
     more closely fills large holes worse, so the step budget acts as a
     regularizer and ``tol`` is off by default. The earlier behaviour is
     ``set_params(n_init=10, transform_max_iter=100, neighbor_weight=0.5,
-    n_neighbors=20, transform_penalty=None)``.
+    n_neighbors=20, neighbor_source="decodes", transform_penalty=None)``.
 
     The best blend depends on the data. On breast_cancer the fitted codes
     alone fill best (weight near 0); on small noisy tables (wine, diabetes)
     the fitted codes overfit the few observed entries of a row and the
     neighbours with a stronger prior fill best (weight near 1); on MNIST
-    images 0.5 with 10-20 neighbours, on the 8x8 digits 0.8-0.9 with 5.
+    images 0.5 with 10-20 neighbours, on the 8x8 digits 0.7 with 5. The
+    training images themselves make better neighbours than their decodes
+    on Fashion-MNIST and the digits (sharper), about as good on MNIST.
     The "auto" settings are therefore chosen in ``fit`` on held-out
-    entries. Tables pay a second training run (on 10% fewer entries; the
-    choice is evaluated on at most 2,000 rows). Images train once, with a
-    block of side 0.375 times the image's side hidden in a quarter of the
-    images (at most 500), and fill those blocks as new images (their own
-    codes left out). ``docs/imputation.md`` and ``docs/performance.md``
-    have the measurements. The earlier behaviour is
+    entries. Tables pay one more training run per candidate code size (on
+    10% fewer entries; the choice is evaluated on at most 2,000 rows).
+    Images train once, with a block of side 0.375 times the image's side
+    hidden in a quarter of the images (at most 500), and fill those blocks
+    as new images (their own codes left out). ``docs/imputation.md`` and
+    ``docs/performance.md`` have the measurements. The earlier behaviour is
     ``set_params(neighbor_weight=0.5, n_neighbors=20,
-    transform_penalty=None)``.
+    neighbor_source="decodes", transform_penalty=None)``.
 
     See Also
     --------
@@ -402,6 +430,7 @@ class AutoDecoder(_BaseLatentModel):
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [_AUTO, Interval(Integral, 1, None, closed="left")],
         "neighbor_weight": [_AUTO, Interval(Real, 0, 1, closed="both")],
+        "neighbor_source": [StrOptions({"auto", "data", "decodes"})],
     }
 
     def __init__(
@@ -424,6 +453,7 @@ class AutoDecoder(_BaseLatentModel):
         n_init=3,
         n_neighbors="auto",
         neighbor_weight="auto",
+        neighbor_source="auto",
         callbacks=None,
         warm_start=False,
         device="cpu",
@@ -448,6 +478,7 @@ class AutoDecoder(_BaseLatentModel):
         self.n_init = n_init
         self.n_neighbors = n_neighbors
         self.neighbor_weight = neighbor_weight
+        self.neighbor_source = neighbor_source
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.device = device
@@ -526,6 +557,7 @@ class AutoDecoder(_BaseLatentModel):
 
         self._train(build_net, X_dict, Xn, seed, device)
         self.latents_ = self.net_.latents_.weight.detach().cpu().numpy().copy()
+        self._training_rows = self._complete_rows(X, missing)
         if held is not None:
             self._select_image_blend(X, missing, held)
         return self
@@ -537,6 +569,18 @@ class AutoDecoder(_BaseLatentModel):
         if "decodes" not in cache:
             cache["decodes"] = self._decode_scaled(self.latents_)
         return cache["decodes"]
+
+    def _complete_rows(self, X, missing):
+        """Training rows in scaled units, missing entries filled by their
+        decodes (what "data" neighbours are found in and averaged from)."""
+        Xn, _ = self._prepare(X, missing)
+        return np.where(missing, self._training_decodes(), Xn).astype(np.float32)
+
+    def _neighbour_rows(self, source):
+        """The rows neighbours come from: "data" or "decodes" (scaled)."""
+        if source == "data":
+            return self._training_rows
+        return self._training_decodes()
 
     def _resolve_sizes(self, n_samples, n_features, warm):
         """Resolve "auto" sizes from the data: see :func:`_image_sizes` and
@@ -578,42 +622,77 @@ class AutoDecoder(_BaseLatentModel):
 
     def _select_test_time(self, X, missing, seed):
         """Resolve the "auto" test-time settings into ``neighbor_weight_``,
-        ``n_neighbors_`` and ``transform_penalty_``. Tables choose them here,
+        ``n_neighbors_``, ``neighbor_source_`` and ``transform_penalty_``.
+        Tables choose them here,
         on entries held out of a second fit; images get the blocks to hold
         out of their one training run (returned; chosen after training by
         :meth:`_select_image_blend`), or None."""
         auto_w = self.neighbor_weight == "auto"
         auto_k = self.n_neighbors == "auto"
         auto_p = self.transform_penalty == "auto"
+        auto_s = self.neighbor_source == "auto"
         given = self.transform_penalty
         self.neighbor_weight_ = 0.5 if auto_w else float(self.neighbor_weight)
         self.n_neighbors_ = 20 if auto_k else self.n_neighbors
+        self.neighbor_source_ = "data" if auto_s else self.neighbor_source
         self.transform_penalty_ = float(
             self.latent_penalty if given in (None, "auto") else given
         )
         self._held_out_mse = None
         if self._image_shape is not None:
-            if auto_w or auto_k:
+            if auto_w or auto_k or auto_s:
                 return _held_out_blocks(missing, self._image_shape, seed)
             return None
-        if auto_w or auto_p:
+        if auto_w or auto_p or auto_s or self.latent_dim == "auto":
             held = _held_out_entries(missing, seed)
             if held is not None:
-                self._select_table_blend(X, missing, held, seed, auto_w, auto_p)
+                self._select_table_blend(X, missing, held, seed)
         return None
 
-    def _select_table_blend(self, X, missing, held, seed, auto_w, auto_p):
-        """Choose ``neighbor_weight_`` (0, 0.1, ..., 1) and
-        ``transform_penalty_`` (``latent_penalty``, 0.01 or 0.1) where
-        "auto", with a model trained without the entries ``held`` out, and
-        keep its per-feature error on them (``_held_out_mse``)."""
-        weights = np.linspace(0.0, 1.0, 11) if auto_w else [self.neighbor_weight_]
+    def _sources(self):
+        """The neighbour sources to choose from in ``fit``."""
+        if self.neighbor_source == "auto":
+            return ["data", "decodes"]
+        return [self.neighbor_source_]
+
+    def _select_table_blend(self, X, missing, held, seed):
+        """Choose the code size (:func:`_tabular_code_sizes`),
+        ``neighbor_weight_`` (0, 0.1, ..., 1), ``neighbor_source_`` and
+        ``transform_penalty_`` (``latent_penalty``, 0.01 or 0.1) where "auto",
+        with models trained without the entries ``held`` out (one per code
+        size), and keep the error on them (``_held_out_mse``)."""
+        sizes = [self._latent_dim]
+        if self.latent_dim == "auto":
+            sizes = _tabular_code_sizes(X.shape[1])
+        best = (np.inf,)
+        for size in sizes:
+            err, key, weight, sq = self._probe_blend(X, missing, held, seed, size)
+            if err < best[0]:
+                best = (err, key, weight, sq, size)
+        _, (penalty, source), self.neighbor_weight_, sq, self._latent_dim = best
+        self.transform_penalty_ = float(penalty)
+        self.neighbor_source_ = source
+        # per-feature held-out error, shrunk to the mean with the weight of
+        # 10 entries: an honest floor for sample's noise (see sample)
+        count = held.sum(axis=0)
+        mean = sq.sum() / count.sum()
+        self._held_out_mse = (sq + 10 * mean) / (count + 10)
+
+    def _probe_blend(self, X, missing, held, seed, latent_dim):
+        """Train a model with codes of ``latent_dim`` without the entries
+        ``held`` out and find the blend that fills them best: see
+        :func:`_best_blend`."""
+        weights = [self.neighbor_weight_]
+        if self.neighbor_weight == "auto":
+            weights = np.linspace(0.0, 1.0, 11)
         penalties = [self.transform_penalty_]
-        if auto_p:
+        if self.transform_penalty == "auto":
             penalties = sorted({self.latent_penalty, 1e-2, 1e-1})
         params = self.get_params(deep=False)
         params.update(
+            latent_dim=latent_dim,
             neighbor_weight=0.0,
+            neighbor_source="decodes",
             transform_penalty=penalties[0],
             warm_start=False,
             callbacks=None,
@@ -628,32 +707,32 @@ class AutoDecoder(_BaseLatentModel):
             probe.fit(np.where(hidden, np.nan, X))
             Xn, observed = probe._prepare(X[rows], hidden[rows])
             empty = hidden[rows].all(axis=1)
-            decodes = probe._training_decodes()
-            k = max(probe.n_init, probe.n_neighbors_)
-            neighbors = probe._nearest_training_rows(Xn, observed, k, decodes)
-            near = _neighbour_average(decodes, neighbors, probe.n_neighbors_)
+            k = self.n_neighbors_
+            neighbors = probe._nearest_training_rows(
+                Xn, observed, max(probe.n_init, k), probe._training_decodes()
+            )
+            near = {}
+            for source in self._sources():
+                reference = probe._neighbour_rows(source)
+                found = neighbors
+                if source == "data":
+                    found = probe._nearest_training_rows(Xn, observed, k, reference)
+                near[source] = _neighbour_average(reference, found, k)
             candidates = []
             for penalty in penalties:
                 probe.transform_penalty = penalty
                 fitted, _ = probe._fitted_fill(Xn, observed, empty, neighbors)
-                candidates.append((penalty, fitted, near))
+                for source, average in near.items():
+                    candidates.append(((penalty, source), fitted, average))
         truth = (X[rows] - probe.offset_) / probe.scale_
-        where = held[rows]
-        _, penalty, self.neighbor_weight_, sq = _best_blend(
-            candidates, truth, where, weights
-        )
-        self.transform_penalty_ = float(penalty)
-        # per-feature held-out error, shrunk to the mean with the weight of
-        # 10 entries: an honest floor for sample's noise (see sample)
-        count = where.sum(axis=0)
-        mean = sq.sum() / count.sum()
-        self._held_out_mse = (sq + 10 * mean) / (count + 10)
+        return _best_blend(candidates, truth, held[rows], weights)
 
     def _select_image_blend(self, X, missing, held):
-        """Choose ``neighbor_weight_`` (0, 0.1, ..., 1) and ``n_neighbors_``
-        (5, 10, 20) where "auto", on the blocks ``held`` out of training: each
-        such row is filled as a new image would be, its own training code
-        left out of its starts and neighbours."""
+        """Choose ``neighbor_weight_`` (0, 0.1, ..., 1), ``n_neighbors_``
+        (5, 10, 20) and ``neighbor_source_`` where "auto", on the blocks
+        ``held`` out of training: each such row is filled as a new image
+        would be, its own training row left out of its starts and
+        neighbours."""
         rows = np.flatnonzero(held.any(axis=1))
         hidden = (missing | held)[rows]
         Xn, observed = self._prepare(X[rows], hidden)
@@ -663,23 +742,30 @@ class AutoDecoder(_BaseLatentModel):
         weights = np.linspace(0.0, 1.0, 11)
         if self.neighbor_weight != "auto":
             weights = [self.neighbor_weight_]
-        decodes = self._training_decodes()
-        k_max = min(max(max(ks), self.n_init) + 1, len(decodes))
-        near = self._nearest_training_rows(Xn, observed, k_max, decodes)
-        # drop each row's own training code, keep the order
-        own = near == rows[:, None]
-        keep = np.argsort(own, axis=1, kind="stable")[:, : k_max - 1]
-        near = np.take_along_axis(near, keep, axis=1)
-        fitted, _ = self._fitted_fill(Xn, observed, hidden.all(axis=1), near)
-        candidates = [
-            (min(k, near.shape[1]), fitted, _neighbour_average(decodes, near, k))
-            for k in ks
-        ]
+        k_max = min(max(max(ks), self.n_init) + 1, len(self.latents_))
+
+        def others(reference):
+            # the closest training rows but each row's own, in order
+            near = self._nearest_training_rows(Xn, observed, k_max, reference)
+            own = near == rows[:, None]
+            keep = np.argsort(own, axis=1, kind="stable")[:, : k_max - 1]
+            return np.take_along_axis(near, keep, axis=1)
+
+        starts = others(self._training_decodes())
+        fitted, _ = self._fitted_fill(Xn, observed, hidden.all(axis=1), starts)
+        candidates = []
+        for source in self._sources():
+            reference = self._neighbour_rows(source)
+            near = starts if source == "decodes" else others(reference)
+            for k in ks:
+                average = _neighbour_average(reference, near, k)
+                candidates.append(((min(k, near.shape[1]), source), fitted, average))
         truth = (X[rows] - self.offset_) / self.scale_
-        _, k, self.neighbor_weight_, _ = _best_blend(
+        _, (k, source), self.neighbor_weight_, _ = _best_blend(
             candidates, truth, held[rows], weights
         )
         self.n_neighbors_ = int(k)
+        self.neighbor_source_ = source
 
     def transform(self, X, mask=None):
         """Fit a code to each row of ``X`` with the decoder frozen.
@@ -728,14 +814,21 @@ class AutoDecoder(_BaseLatentModel):
         codes (n, n_starts, dim), closest start first."""
         weight = self._neighbor_weight(observed)
         blend = weight is not None
-        decodes = neighbors = None
+        source = self._neighbor_source
+        neighbors = None
         if blend or self.transform_init == "nearest":
-            decodes = self._training_decodes()
-            k = max(self.n_init, self._n_neighbors if blend else 0)
-            neighbors = self._nearest_training_rows(Xn, observed, k, decodes)
+            k = self.n_init
+            if blend and source == "decodes":
+                k = max(k, self._n_neighbors)
+            neighbors = self._nearest_training_rows(Xn, observed, k)
         out, codes = self._fitted_fill(Xn, observed, empty, neighbors)
         if blend:
-            near = _neighbour_average(decodes, neighbors, self._n_neighbors)
+            reference = self._neighbour_rows(source)
+            if source == "data":
+                neighbors = self._nearest_training_rows(
+                    Xn, observed, self._n_neighbors, reference
+                )
+            near = _neighbour_average(reference, neighbors, self._n_neighbors)
             near[empty] = out[empty]
             out = np.where(observed == 0, (1 - weight) * out + weight * near, out)
         return out, codes
@@ -754,6 +847,12 @@ class AutoDecoder(_BaseLatentModel):
         if self.n_neighbors == "auto":
             return self.n_neighbors_
         return self.n_neighbors
+
+    @property
+    def _neighbor_source(self):
+        if self.neighbor_source == "auto":
+            return self.neighbor_source_
+        return self.neighbor_source
 
     def _neighbor_weight(self, observed):
         """Weight of the neighbour average in the missing entries, or None
@@ -794,15 +893,15 @@ class AutoDecoder(_BaseLatentModel):
         init[empty] = 0.0
         return init
 
-    def _nearest_training_rows(self, Xn, observed, k, decodes=None):
-        """Indices (n, k) of the training rows whose decodes (scaled units,
-        computed unless given) are closest on the observed entries, closest
-        first."""
+    def _nearest_training_rows(self, Xn, observed, k, reference=None):
+        """Indices (n, k) of the training rows whose ``reference`` rows
+        (scaled units; the training decodes unless given) are closest on the
+        observed entries, closest first."""
         k = min(k, len(self.latents_))
         device = self._device
-        if decodes is None:
-            decodes = self._training_decodes()
-        recon = torch.as_tensor(decodes, device=device)
+        if reference is None:
+            reference = self._training_decodes()
+        recon = torch.as_tensor(reference, device=device)
         recon_sq = recon**2
         out = np.empty((len(Xn), k), dtype=np.int64)
         step = 256

@@ -287,7 +287,7 @@ def _write_report(path, command, args, results, figures, seconds, shapes, ad):
         f"max_epochs={args.max_epochs}, transform_max_iter="
         f"{ad.transform_max_iter}, n_init={ad.n_init}, n_neighbors="
         f"{ad.n_neighbors_}, neighbor_weight={ad.neighbor_weight_:g}, "
-        f"device={args.device}, "
+        f"neighbor_source={ad.neighbor_source_}, device={args.device}, "
         f"random_state={args.random_state}. Wall time {seconds:.0f} s.",
         "",
         "A centered square hole of each size is hidden from every test image. "

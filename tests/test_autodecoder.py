@@ -297,16 +297,38 @@ def test_auto_test_time_settings_follow_the_table():
         assert est.neighbor_weight == "auto" and est.transform_penalty == "auto"
         assert est.neighbor_weight_ in np.linspace(0, 1, 11)
         assert est.transform_penalty_ in (1e-4, 1e-2, 1e-1)
+        assert est.neighbor_source_ in ("data", "decodes")
         chosen[name] = est.neighbor_weight_
         # "auto" reconstructs with the resolved values
         fixed = copy.deepcopy(est).set_params(
             neighbor_weight=est.neighbor_weight_,
             transform_penalty=est.transform_penalty_,
+            neighbor_source=est.neighbor_source_,
         )
         np.testing.assert_array_equal(
             est.reconstruct(X_missing), fixed.reconstruct(X_missing)
         )
     assert chosen["clean"] <= 0.3 < 0.7 <= chosen["noise"]
+
+
+def test_auto_code_size_of_tables_follows_their_rank():
+    from skautodec._autodecoder import _tabular_code_sizes
+
+    assert _tabular_code_sizes(8) == [4, 6, 7]
+    assert _tabular_code_sizes(3) == [2] and _tabular_code_sizes(200) == [64]
+    chosen = {}
+    for rank in (2, 6):
+        X = make_low_rank(
+            n_samples=150, n_features=8, rank=rank, noise=0.01, random_state=0
+        )
+        est = AutoDecoder(max_epochs=30, random_state=0).fit(_with_holes(X))
+        assert est.get_params()["latent_dim"] == "auto"
+        chosen[rank] = est.latents_.shape[1]
+        assert est.transform(X[:2]).shape == (2, chosen[rank])
+    assert chosen[2] <= 6 and chosen[6] >= 6
+    # an explicit size is kept
+    est = AutoDecoder(**FAST, random_state=0).fit(_with_holes(X))
+    assert est.latents_.shape[1] == 2
 
 
 def test_explicit_test_time_settings_are_kept(X_tab):
@@ -315,6 +337,11 @@ def test_explicit_test_time_settings_are_kept(X_tab):
     ).fit(_with_holes(X_tab))
     assert est.neighbor_weight_ == 0.3
     assert est.transform_penalty_ == est.latent_penalty
+    assert est.neighbor_source_ in ("data", "decodes")  # still "auto"
+    est = AutoDecoder(
+        **FAST, neighbor_weight=0.3, transform_penalty=None, neighbor_source="decodes"
+    ).fit(_with_holes(X_tab))
+    assert (est.neighbor_weight_, est.neighbor_source_) == (0.3, "decodes")
     est = AutoDecoder(**FAST, transform_penalty=0.05, random_state=0).fit(X_tab)
     assert est.transform_penalty_ == 0.05
     assert est.neighbor_weight_ in np.linspace(0, 1, 11)
@@ -326,11 +353,13 @@ def test_auto_blend_on_images_is_chosen_on_held_out_blocks(digits):
     assert est.transform_penalty_ == est.latent_penalty  # no probe for images
     assert est.neighbor_weight_ in np.linspace(0, 1, 11)
     assert est.n_neighbors_ in (5, 10, 20)
+    assert est.neighbor_source_ in ("data", "decodes")
     mask = np.zeros(X_test.shape, dtype=bool)
     mask[:, 27:29] = True
     fixed = copy.deepcopy(est).set_params(
         neighbor_weight=est.neighbor_weight_,
         n_neighbors=est.n_neighbors_,
+        neighbor_source=est.neighbor_source_,
         transform_penalty=None,
     )
     np.testing.assert_array_equal(
@@ -338,9 +367,14 @@ def test_auto_blend_on_images_is_chosen_on_held_out_blocks(digits):
     )
     # explicit values skip the held-out blocks: one plain training run
     plain = AutoDecoder(
-        **FAST, neighbor_weight=0.5, n_neighbors=20, random_state=0
+        **FAST,
+        neighbor_weight=0.5,
+        n_neighbors=20,
+        neighbor_source="decodes",
+        random_state=0,
     ).fit(X)
     assert (plain.neighbor_weight_, plain.n_neighbors_) == (0.5, 20)
+    assert plain.neighbor_source_ == "decodes"
 
 
 def test_held_out_blocks_are_squares_of_observed_pixels():
@@ -361,27 +395,54 @@ def test_held_out_blocks_are_squares_of_observed_pixels():
 
 
 @pytest.mark.parametrize("transform_init", ["nearest", "zeros"])
-def test_neighbor_average_is_closest_training_decodes(ad, X_tab, transform_init):
+@pytest.mark.parametrize("source", ["decodes", "data"])
+def test_neighbor_average_is_closest_training_rows(ad, X_tab, transform_init, source):
     est = copy.deepcopy(ad).set_params(
-        neighbor_weight=1.0, n_neighbors=4, transform_init=transform_init
+        neighbor_weight=1.0,
+        n_neighbors=4,
+        transform_init=transform_init,
+        neighbor_source=source,
     )
     mask = _center_hole(X_tab)
-    recon = est.reconstruct(X_tab, mask=mask)
-    decodes = est.inverse_transform(est.latents_)
+    recon = est.reconstruct(X_tab[:20] + 0.1, mask=mask[:20])
+    rows = est.inverse_transform(est.latents_) if source == "decodes" else X_tab
     for i in (0, 7, 19):
         seen = ~mask[i]
         scale = np.broadcast_to(est.scale_, seen.shape)[seen]  # per feature
-        dist = (((decodes[:, seen] - X_tab[i, seen]) / scale) ** 2).sum(axis=1)
+        dist = (((rows[:, seen] - X_tab[i, seen] - 0.1) / scale) ** 2).sum(axis=1)
         closest = np.argsort(dist, kind="stable")[:4]
         np.testing.assert_allclose(
-            recon[i, mask[i]], decodes[closest][:, mask[i]].mean(axis=0), atol=1e-4
+            recon[i, mask[i]], rows[closest][:, mask[i]].mean(axis=0), atol=1e-4
         )
+
+
+def test_data_neighbours_fill_missing_training_entries_with_decodes(X_tab):
+    import pickle
+
+    X_missing = _with_holes(X_tab)
+    est = AutoDecoder(
+        **FAST, neighbor_weight=1.0, neighbor_source="data", random_state=0
+    ).fit(X_missing)
+    assert est.neighbor_source_ == "data"
+    decodes = est.inverse_transform(est.latents_)
+    rows = est._training_rows * est.scale_ + est.offset_
+    missing = np.isnan(X_missing)
+    np.testing.assert_allclose(rows[~missing], X_tab[~missing], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(rows[missing], decodes[missing], rtol=1e-5, atol=1e-5)
+    # kept with the model: a loaded copy reconstructs the same
+    loaded = pickle.loads(pickle.dumps(est))
+    mask = _center_hole(X_tab)
+    np.testing.assert_array_equal(
+        loaded.reconstruct(X_tab, mask=mask), est.reconstruct(X_tab, mask=mask)
+    )
 
 
 def test_neighbor_blend_edge_cases(ad, X_tab):
     mask = _center_hole(X_tab)
     mask[5] = True  # nothing observed: the prior code's decode, no neighbours
-    est = copy.deepcopy(ad).set_params(neighbor_weight=1.0, n_neighbors=10_000)
+    est = copy.deepcopy(ad).set_params(
+        neighbor_weight=1.0, n_neighbors=10_000, neighbor_source="decodes"
+    )
     with pytest.warns(UserWarning, match="1 row"):
         recon = est.reconstruct(X_tab, mask=mask)
     prior = est.inverse_transform(np.zeros((1, est.latent_dim)))[0]
@@ -389,6 +450,14 @@ def test_neighbor_blend_edge_cases(ad, X_tab):
     # more neighbours than training rows: the average of every training decode
     everything = est.inverse_transform(est.latents_).mean(axis=0)
     np.testing.assert_allclose(recon[0, mask[0]], everything[mask[0]], atol=1e-5)
+    # or of every training row
+    est.set_params(neighbor_source="data")
+    with pytest.warns(UserWarning, match="1 row"):
+        recon = est.reconstruct(X_tab, mask=mask)
+    np.testing.assert_allclose(recon[5], prior, atol=1e-6)
+    np.testing.assert_allclose(
+        recon[0, mask[0]], X_tab.mean(axis=0)[mask[0]], rtol=1e-4, atol=1e-4
+    )
 
 
 def test_auto_sizes_resolve_in_fit(X_tab, X_img):
