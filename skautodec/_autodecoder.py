@@ -816,10 +816,10 @@ class AutoDecoder(_BaseLatentModel):
         blend = weight is not None
         source = self._neighbor_source
         neighbors = None
-        if blend or self.transform_init == "nearest":
-            k = self.n_init
-            if blend and source == "decodes":
-                k = max(k, self._n_neighbors)
+        if blend and source == "decodes":
+            # one search for the starts and the neighbour average; otherwise
+            # _fit_codes finds the starts itself where it needs them
+            k = max(self.n_init, self._n_neighbors)
             neighbors = self._nearest_training_rows(Xn, observed, k)
         out, codes = self._fitted_fill(Xn, observed, empty, neighbors)
         if blend:
