@@ -246,10 +246,11 @@ class AutoDecoder(_BaseLatentModel):
         about the same number of steps whatever the data size (see Notes).
     batch_size : int, default=64
         Training rows per step.
-    transform_max_iter : int, default=30
+    transform_max_iter : int or "auto", default="auto"
         Adam steps when fitting a new row's code in ``transform`` (the most,
-        with ``tol > 0``). 30 steps from the closest training codes fill holes
-        as well as 100 (see Notes).
+        with ``tol > 0``). "auto" is 20 for images (20 steps from the closest
+        training codes fill holes as well as 100) and 50 for tabular rows
+        (see Notes).
     transform_lr : float, default=0.05
         Adam learning rate in ``transform``.
     tol : float, default=0.0
@@ -269,11 +270,12 @@ class AutoDecoder(_BaseLatentModel):
         codes of the training rows whose reconstructions are closest on the
         observed entries (the closest one for ``transform``, the ``n_init``
         closest for ``reconstruct``).
-    n_init : int, default=3
+    n_init : int or "auto", default="auto"
         Starts per row in ``reconstruct`` (and so in ``score``) with
         ``transform_init="nearest"``: each is optimized and decoded, and the
         decodes are averaged, which fills missing entries better than any
-        single code. ``transform`` uses the closest start only.
+        single code. ``transform`` uses the closest start only. "auto" is 3
+        for images and 5 for tabular rows (see Notes).
     n_neighbors : int or "auto", default="auto"
         Training rows, closest on the observed entries, that are averaged
         (without fitting) into the missing entries of ``reconstruct``; see
@@ -368,13 +370,16 @@ class AutoDecoder(_BaseLatentModel):
     ``AutoDecoder(latent_dim=64, channels=32, max_epochs=100)`` is the
     earlier default.
 
-    Test-time defaults: ``n_init=3`` starts of ``transform_max_iter=30`` Adam
-    steps, 11 times fewer decoder passes than the earlier ``n_init=10`` x
-    100 steps, with the same hole error on MNIST (``docs/performance.md``,
-    ``benchmarks/bench_inference.py``). The codes are not run to
-    convergence: with the training prior, fitting the visible entries ever
-    more closely fills large holes worse, so the step budget acts as a
-    regularizer and ``tol`` is off by default. The earlier behaviour is
+    Test-time defaults: for images, ``n_init=3`` starts of
+    ``transform_max_iter=20`` Adam steps, 16 times fewer decoder passes than
+    the earlier ``n_init=10`` x 100 steps, with the same hole error on
+    MNIST (``docs/performance.md``, ``benchmarks/bench_inference.py``); for
+    tabular rows, where a step costs little, 5 starts of 50 steps, which
+    fill missing entries a little better (``docs/imputation.md``). The
+    codes are not run to convergence: with the training prior, fitting the
+    visible entries of an image ever more closely fills large holes worse,
+    so the step budget acts as a regularizer and ``tol`` is off by default.
+    The earlier behaviour is
     ``set_params(n_init=10, transform_max_iter=100, neighbor_weight=0.5,
     n_neighbors=20, neighbor_source="decodes", transform_penalty=None)``.
 
@@ -426,8 +431,9 @@ class AutoDecoder(_BaseLatentModel):
         "latent_penalty": [Interval(Real, 0, None, closed="left")],
         "latent_lr": [Interval(Real, 0, None, closed="neither"), None],
         "transform_penalty": [_AUTO, Interval(Real, 0, None, closed="left"), None],
+        "transform_max_iter": [_AUTO, Interval(Integral, 0, None, closed="left")],
         "transform_init": [StrOptions({"zeros", "nearest"})],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [_AUTO, Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [_AUTO, Interval(Integral, 1, None, closed="left")],
         "neighbor_weight": [_AUTO, Interval(Real, 0, 1, closed="both")],
         "neighbor_source": [StrOptions({"auto", "data", "decodes"})],
@@ -445,12 +451,12 @@ class AutoDecoder(_BaseLatentModel):
         latent_lr=None,
         max_epochs="auto",
         batch_size=64,
-        transform_max_iter=30,
+        transform_max_iter="auto",
         transform_lr=0.05,
         tol=0.0,
         transform_penalty="auto",
         transform_init="nearest",
-        n_init=3,
+        n_init="auto",
         n_neighbors="auto",
         neighbor_weight="auto",
         neighbor_source="auto",
@@ -709,7 +715,7 @@ class AutoDecoder(_BaseLatentModel):
             empty = hidden[rows].all(axis=1)
             k = self.n_neighbors_
             neighbors = probe._nearest_training_rows(
-                Xn, observed, max(probe.n_init, k), probe._training_decodes()
+                Xn, observed, max(probe._n_init, k), probe._training_decodes()
             )
             near = {}
             for source in self._sources():
@@ -742,7 +748,7 @@ class AutoDecoder(_BaseLatentModel):
         weights = np.linspace(0.0, 1.0, 11)
         if self.neighbor_weight != "auto":
             weights = [self.neighbor_weight_]
-        k_max = min(max(max(ks), self.n_init) + 1, len(self.latents_))
+        k_max = min(max(max(ks), self._n_init) + 1, len(self.latents_))
 
         def others(reference):
             # the closest training rows but each row's own, in order
@@ -819,7 +825,7 @@ class AutoDecoder(_BaseLatentModel):
         if blend and source == "decodes":
             # one search for the starts and the neighbour average; otherwise
             # _fit_codes finds the starts itself where it needs them
-            k = max(self.n_init, self._n_neighbors)
+            k = max(self._n_init, self._n_neighbors)
             neighbors = self._nearest_training_rows(Xn, observed, k)
         out, codes = self._fitted_fill(Xn, observed, empty, neighbors)
         if blend:
@@ -837,10 +843,20 @@ class AutoDecoder(_BaseLatentModel):
         """Average decode of the codes fitted from the ``n_init`` starts
         (``neighbors``: closest training rows, or None), in scaled units,
         and the codes (n, n_starts, dim)."""
-        codes = self._fit_codes(Xn, observed, empty, self.n_init, neighbors)
+        codes = self._fit_codes(Xn, observed, empty, self._n_init, neighbors)
         # means accumulated one start at a time: memory (n, F)
         out = sum(self._decode_scaled(codes[:, j]) for j in range(codes.shape[1]))
         return out / codes.shape[1], codes
+
+    @property
+    def _n_init(self):
+        return _pick(self.n_init, 3 if self._image_shape is not None else 5)
+
+    @property
+    def _transform_steps(self):
+        return _pick(
+            self.transform_max_iter, 20 if self._image_shape is not None else 50
+        )
 
     @property
     def _n_neighbors(self):

@@ -360,6 +360,10 @@ class _BaseLatentModel(
     def _decode_scaled(self, Z):
         return self._apply(self._get_decoder(), Z, self.n_features_in_)
 
+    @property
+    def _transform_steps(self):
+        return self.transform_max_iter
+
     def _optimize(self, Xn, observed, init, penalty, return_all=False):
         """Codes fitted to the observed entries of ``Xn`` from ``init``;
         records the steps each row ran in ``transform_n_iter_`` and warns
@@ -370,7 +374,7 @@ class _BaseLatentModel(
             observed,
             init,
             penalty=penalty,
-            max_iter=self.transform_max_iter,
+            max_iter=self._transform_steps,
             lr=self.transform_lr,
             tol=self.tol,
             batch_size=max(1, min(_TRANSFORM_BATCH, _FIT_ENTRIES // Xn.shape[1])),
@@ -384,7 +388,7 @@ class _BaseLatentModel(
         if stuck.any():
             warnings.warn(
                 f"{int(stuck.sum())} of {stuck.size} test-time code fits reached "
-                f"transform_max_iter={self.transform_max_iter} before their loss "
+                f"transform_max_iter={self._transform_steps} before their loss "
                 f"stopped improving (tol={self.tol}). Increase transform_max_iter "
                 "or tol.",
                 ConvergenceWarning,

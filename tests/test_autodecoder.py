@@ -504,6 +504,23 @@ def test_transform_n_iter_and_convergence_warning(ad, X_tab):
     assert (est.transform_n_iter_ < 200).all()
 
 
+def test_test_time_budget_auto_follows_the_data(X_tab, X_img):
+    # "auto": 5 starts x 50 steps for tabular rows, 3 x 20 for images
+    fixed = dict(channels=4, max_epochs=1, neighbor_weight=0.0, transform_penalty=None)
+    tab = AutoDecoder(latent_dim=2, **fixed, random_state=0).fit(X_tab)
+    img = AutoDecoder(latent_dim=2, **fixed, n_neighbors=5, random_state=0)
+    img.fit(X_img)
+    for est, X, starts, steps in ((tab, X_tab, 5, 50), (img, X_img, 3, 20)):
+        assert est.n_init == "auto" and est.transform_max_iter == "auto"
+        est.reconstruct(X[:4], mask=np.isin(np.arange(X.shape[1]), [0, 1]))
+        assert (est.transform_n_iter_ == steps).all()
+        assert est._n_init == starts
+        est.transform(X[:4])
+        assert (est.transform_n_iter_ == steps).all()
+    tab.set_params(n_init=2, transform_max_iter=7).transform(X_tab[:4])
+    assert (tab.transform_n_iter_ == 7).all() and tab._n_init == 2
+
+
 def test_training_decodes_cached_refit_and_not_pickled(X_tab):
     import pickle
 
