@@ -349,6 +349,10 @@ class AutoDecoder(_BaseLatentModel):
         The ``n_neighbors`` that "auto" resolved to in ``fit``.
     neighbor_source_ : str
         The ``neighbor_source`` that "auto" resolved to in ``fit``.
+    n_init_ : int
+        The ``n_init`` that "auto" resolved to in ``fit``.
+    transform_max_iter_ : int
+        The ``transform_max_iter`` that "auto" resolved to in ``fit``.
     offset_ : ndarray of shape (n_features,)
         Per-feature mean subtracted before training.
     scale_ : float or ndarray of shape (n_features,)
@@ -525,6 +529,7 @@ class AutoDecoder(_BaseLatentModel):
             self._image_shape = self._resolve_image_shape(X.shape[1])
             self._set_scaling(X, missing)
         self._resolve_sizes(*X.shape, warm)
+        self.n_init_, self.transform_max_iter_ = self._n_init, self._transform_steps
         held = None
         if not warm:
             held = self._select_test_time(X, missing, seed)

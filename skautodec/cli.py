@@ -285,7 +285,7 @@ def _write_report(path, command, args, results, figures, seconds, shapes, ad):
         f"Dataset: {args.dataset}, {n_train} training and {n_test} test images "
         f"of shape {tuple(image_shape)}; latent_dim={args.latent_dim}, "
         f"max_epochs={args.max_epochs}, transform_max_iter="
-        f"{ad.transform_max_iter}, n_init={ad.n_init}, n_neighbors="
+        f"{ad.transform_max_iter_}, n_init={ad.n_init_}, n_neighbors="
         f"{ad.n_neighbors_}, neighbor_weight={ad.neighbor_weight_:g}, "
         f"neighbor_source={ad.neighbor_source_}, device={args.device}, "
         f"random_state={args.random_state}. Wall time {seconds:.0f} s.",

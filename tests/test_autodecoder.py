@@ -514,7 +514,8 @@ def test_test_time_budget_auto_follows_the_data(X_tab, X_img):
         assert est.n_init == "auto" and est.transform_max_iter == "auto"
         est.reconstruct(X[:4], mask=np.isin(np.arange(X.shape[1]), [0, 1]))
         assert (est.transform_n_iter_ == steps).all()
-        assert est._n_init == starts
+        assert est._n_init == est.n_init_ == starts
+        assert est.transform_max_iter_ == steps
         est.transform(X[:4])
         assert (est.transform_n_iter_ == steps).all()
     tab.set_params(n_init=2, transform_max_iter=7).transform(X_tab[:4])

@@ -56,6 +56,7 @@ def test_compare_digits(tmp_path, capsys):
     assert "![sample_spread](sample_spread.png)" in report
     assert "hole of size 4" in report and "standard deviation" in report
     assert "--n-train 100" in report and "n_init=2" in report
+    assert "transform_max_iter=2, n_init=2," in report
     assert "Wrote" in capsys.readouterr().out
 
 
