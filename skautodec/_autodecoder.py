@@ -35,9 +35,17 @@ def _image_sizes(n_samples, image_shape):
 
     Epochs follow the number of rows, so that a training run costs about the
     same number of decoder steps whatever the data size (each code is only
-    updated once per epoch, so small sets need more epochs).
+    updated once per epoch, so small sets need more epochs). Test-time fits
+    of 3 starts x 20 steps: more steps fill holes worse (see
+    ``docs/performance.md``).
     """
-    return {"latent_dim": 64, "channels": 16, "max_epochs": _auto_epochs(n_samples)}
+    return {
+        "latent_dim": 64,
+        "channels": 16,
+        "max_epochs": _auto_epochs(n_samples),
+        "n_init": 3,
+        "transform_max_iter": 20,
+    }
 
 
 def _tabular_sizes(n_samples, n_features):
@@ -48,14 +56,17 @@ def _tabular_sizes(n_samples, n_features):
     the row fits the observed entries of a new row exactly and says little
     about the missing ones. A decoder of 128 hidden units (``channels=16``),
     and epochs as for images, so that training costs about the same number
-    of steps whatever the number of rows. Measured on breast_cancer, wine
-    and diabetes (``benchmarks/bench_imputation.py``).
+    of steps whatever the number of rows. Test-time fits of 5 starts x 50
+    steps, cheap on tables. Measured on breast_cancer, wine and diabetes
+    (``benchmarks/bench_imputation.py``).
     """
     latent_dim = int(np.clip(round(n_features / 2), 2, 64))
     return {
         "latent_dim": latent_dim,
         "channels": 16,
         "max_epochs": _auto_epochs(n_samples),
+        "n_init": 5,
+        "transform_max_iter": 50,
     }
 
 
@@ -529,7 +540,6 @@ class AutoDecoder(_BaseLatentModel):
             self._image_shape = self._resolve_image_shape(X.shape[1])
             self._set_scaling(X, missing)
         self._resolve_sizes(*X.shape, warm)
-        self.n_init_, self.transform_max_iter_ = self._n_init, self._transform_steps
         held = None
         if not warm:
             held = self._select_test_time(X, missing, seed)
@@ -604,6 +614,10 @@ class AutoDecoder(_BaseLatentModel):
             self._latent_dim = _pick(self.latent_dim, auto["latent_dim"])
             self._channels = _pick(self.channels, auto["channels"])
         self._max_epochs = _pick(self.max_epochs, auto["max_epochs"])
+        self.n_init_ = _pick(self.n_init, auto["n_init"])
+        self.transform_max_iter_ = _pick(
+            self.transform_max_iter, auto["transform_max_iter"]
+        )
 
     def _initial_training_codes(self, Xn, seed):
         """PCA scores of the scaled rows (missing entries at the mean), divided
@@ -855,13 +869,15 @@ class AutoDecoder(_BaseLatentModel):
 
     @property
     def _n_init(self):
-        return _pick(self.n_init, 3 if self._image_shape is not None else 5)
+        if self.n_init == "auto":
+            return self.n_init_
+        return self.n_init
 
     @property
     def _transform_steps(self):
-        return _pick(
-            self.transform_max_iter, 20 if self._image_shape is not None else 50
-        )
+        if self.transform_max_iter == "auto":
+            return self.transform_max_iter_
+        return self.transform_max_iter
 
     @property
     def _n_neighbors(self):
