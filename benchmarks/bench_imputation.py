@@ -23,9 +23,9 @@ is about 1), averaged over seeds; the second the seconds per
 standardized, MCAR: the share of hidden values inside the central 90%
 interval of ``--draws`` draws (target 0.85-0.95), the Spearman correlation
 between the draws' standard deviation and the absolute error of their mean,
-and the RMSE of their mean. The AutoDecoder's draws come from one
-``AutoDecoder.sample`` call (what ``LatentImputer(sample_posterior=True)``
-returns one at a time); IterativeImputer's from ``sample_posterior=True``
+and the RMSE of their mean. The draws are ``--draws`` ``transform`` calls of
+one fitted ``LatentImputer(sample_posterior=True)`` (each row from one of its
+models, picked at random); IterativeImputer's from ``sample_posterior=True``
 refitted with ``random_state`` 0, 1, ...
 """
 
@@ -137,11 +137,9 @@ def coverage_table(seeds, n_draws, skip=()):
             X_missing = np.where(mask, np.nan, X)
             start = time.perf_counter()
             imputer = LatentImputer(
-                AutoDecoder(random_state=seed), sample_posterior=True
+                AutoDecoder(random_state=seed), sample_posterior=True, random_state=seed
             ).fit(X_missing)
-            draws = imputer.estimator_.sample(
-                X_missing, n_samples=n_draws, random_state=seed
-            )
+            draws = np.stack([imputer.transform(X_missing) for _ in range(n_draws)])
             stats = interval_stats(draws, X, mask)
             rows.append(
                 dict(

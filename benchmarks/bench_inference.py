@@ -61,17 +61,26 @@ OLD_DEFAULTS = dict(
 # chosen neighbour blend is kept except in the old default's row
 CANDIDATES = [
     ("10 starts x 100 steps (old)", OLD_DEFAULTS),
-    ("3 x 20 (new)", {}),
-    ("3 x 30", dict(transform_max_iter=30)),
-    ("2 x 30", dict(n_init=2, transform_max_iter=30)),
-    ("3 x 20, lr 0.1", dict(transform_max_iter=20, transform_lr=0.1)),
-    ("3 x 15, lr 0.1", dict(transform_max_iter=15, transform_lr=0.1)),
-    ("2 x 20, lr 0.1", dict(n_init=2, transform_max_iter=20, transform_lr=0.1)),
-    ("5 x 10, lr 0.1", dict(n_init=5, transform_max_iter=10, transform_lr=0.1)),
-    ("1 x 30", dict(n_init=1, transform_max_iter=30)),
+    ("encoder + 2 closest, 3 x 10 (new)", {}),
     (
-        "3 x up to 100, prior 1e-2, tol 1e-2",
-        dict(transform_max_iter=100, transform_penalty=1e-2, tol=1e-2),
+        "3 closest x 20 (previous)",
+        dict(transform_init="nearest", transform_max_iter=20),
+    ),
+    ("3 closest x 10", dict(transform_init="nearest")),
+    ("encoder + 2 closest, 3 x 20", dict(transform_max_iter=20)),
+    ("encoder + 2 closest, 3 x 5", dict(transform_max_iter=5)),
+    ("encoder + 1 closest, 2 x 10", dict(n_init=2)),
+    ("encoder, 1 x 10", dict(n_init=1)),
+    ("encoder, 1 x 5", dict(n_init=1, transform_max_iter=5)),
+    ("encoder, no steps", dict(n_init=1, transform_max_iter=0)),
+    (
+        "3 closest x up to 100, prior 1e-2, tol 1e-2",
+        dict(
+            transform_init="nearest",
+            transform_max_iter=100,
+            transform_penalty=1e-2,
+            tol=1e-2,
+        ),
     ),
 ]
 

@@ -1,7 +1,8 @@
 """LatentImputer: fill missing entries with a latent model's reconstruction."""
 
+import copy
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import (
@@ -12,7 +13,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .metrics import _reconstruct_rows
@@ -22,22 +23,61 @@ def _is_nan(value):
     return isinstance(value, Real) and math.isnan(value)
 
 
+def _member_seed(value, k):
+    """The ``random_state`` of the ``k``-th member: the given one for the
+    first, one derived from it for the others (None stays None)."""
+    if k == 0 or value is None:
+        return value
+    if isinstance(value, np.random.RandomState):
+        draws = copy.deepcopy(value).randint(np.iinfo(np.int32).max, size=k)
+        return int(draws[-1])
+    return int(np.random.SeedSequence(int(value), spawn_key=(k,)).generate_state(1)[0])
+
+
+def _reseeded(estimator, k):
+    """A clone of ``estimator`` whose every ``random_state`` is member ``k``'s."""
+    member = clone(estimator)
+    params = member.get_params(deep=True)
+    seeds = {
+        key: _member_seed(value, k)
+        for key, value in params.items()
+        if key == "random_state" or key.endswith("__random_state")
+    }
+    return member.set_params(**seeds) if seeds else member
+
+
+def _fits_images(estimator):
+    """Whether a fitted model (or the last step of a Pipeline) takes images."""
+    last = estimator[-1] if hasattr(estimator, "steps") else estimator
+    return getattr(last, "_image_shape", None) is not None
+
+
+def _fill(estimator, X):
+    recon = _reconstruct_rows(estimator, X)
+    if recon is None:
+        recon = estimator.inverse_transform(estimator.transform(X))
+    return np.asarray(recon, dtype=np.float64)
+
+
 class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Impute missing entries with the reconstruction of a latent model.
 
     Use it where ``KNNImputer`` or ``IterativeImputer`` would go. ``fit``
-    trains a clone of ``estimator`` on the incomplete rows, missing entries
-    left out of its loss. ``transform`` fits a code to each row from its
+    trains ``n_estimators`` clones of ``estimator`` on the incomplete rows,
+    missing entries left out of their loss, each with its own
+    ``random_state``. ``transform`` fits a code to each row from its
     observed entries, decodes it (``reconstruct``, which for an AutoDecoder
     averages the decodes of its ``n_init`` starts and of its ``n_neighbors``
-    closest training rows), and fills the missing entries from the decoding;
-    observed entries are returned unchanged.
+    closest training rows), and fills the missing entries from the mean of
+    the clones' decodings; observed entries are returned unchanged.
 
     With ``sample_posterior=True``, each ``transform`` call instead returns
     one draw from an approximate posterior of the missing entries given the
     observed ones (the estimator's ``sample``), so that ``m`` calls give
     ``m`` completed tables for multiple imputation (Rubin's rules), as with
-    ``IterativeImputer(sample_posterior=True)``.
+    ``IterativeImputer(sample_posterior=True)``. Each call draws from one
+    clone picked at random, so that the tables also carry the clones'
+    disagreement, as multiple imputation from bootstrapped models does.
 
     Parameters
     ----------
@@ -47,6 +87,17 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         :class:`~skautodec.ConvAutoEncoder`, or a ``Pipeline`` of steps that
         pass NaN through (such as ``StandardScaler``) ending with one of them.
         It is cloned in ``fit``.
+    n_estimators : int >= 1 or "auto", default="auto"
+        How many clones of ``estimator`` are fitted and averaged. The first
+        keeps the estimator's ``random_state``; the others get seeds derived
+        from it (``None`` stays ``None``), so an int ``random_state`` makes
+        the whole ensemble reproducible. "auto" resolves in ``fit``: 5 for
+        tabular rows, where the mean of models trained from different seeds
+        fills better (``fit`` and ``transform`` cost five times those of one
+        model: seconds on tables of hundreds of rows), and 1 for images (an
+        estimator fitted with an ``image_shape``, given or inferred), where
+        a training costs minutes. ``n_estimators=1`` is the earlier
+        behaviour.
     missing_values : float, default=np.nan
         The placeholder of missing entries. With a value other than NaN, NaN
         in ``X`` is an error, as in ``SimpleImputer``.
@@ -63,7 +114,12 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     estimator_ : estimator object
-        The fitted clone of ``estimator``.
+        The first fitted clone of ``estimator`` (the only one with
+        ``n_estimators=1``).
+    estimators_ : list of estimator objects
+        All fitted clones, ``estimators_[0]`` being ``estimator_``.
+    n_estimators_ : int
+        The number of clones, what ``n_estimators="auto"`` resolved to.
     random_state_ : RandomState instance
         The generator of the draws, made from ``random_state`` in ``fit``.
     n_features_in_ : int
@@ -93,14 +149,18 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ...     AutoDecoder(latent_dim=2, max_epochs=5, transform_max_iter=10,
     ...                 random_state=0))
     >>> X_filled = imputer.fit_transform(X_missing)
-    >>> bool(np.isnan(X_filled).any())
-    False
+    >>> bool(np.isnan(X_filled).any()), imputer.n_estimators_
+    (False, 5)
     >>> bool((X_filled[1:4] == X[1:4]).all())
     True
     """
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "transform", "inverse_transform"])],
+        "n_estimators": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "missing_values": [Real],
         "sample_posterior": ["boolean"],
         "random_state": ["random_state"],
@@ -110,11 +170,13 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self,
         estimator,
         *,
+        n_estimators="auto",
         missing_values=np.nan,
         sample_posterior=False,
         random_state=None,
     ):
         self.estimator = estimator
+        self.n_estimators = n_estimators
         self.missing_values = missing_values
         self.sample_posterior = sample_posterior
         self.random_state = random_state
@@ -144,7 +206,7 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     # The wrapped estimator validates its own parameters in its fit.
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
-        """Fit a clone of ``estimator`` to the incomplete rows of ``X``.
+        """Fit ``n_estimators`` clones of ``estimator`` to the incomplete rows.
 
         Parameters
         ----------
@@ -165,16 +227,25 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 "AutoDecoder."
             )
         self.random_state_ = check_random_state(self.random_state)
-        estimator = clone(self.estimator)
-        estimator.fit(self._with_nan(X, self._missing(X)))
-        self.estimator_ = estimator
+        X_nan = self._with_nan(X, self._missing(X))
+        first = clone(self.estimator).fit(X_nan)
+        n = self.n_estimators
+        if n == "auto":
+            n = 1 if _fits_images(first) else 5
+        members = [first]
+        for k in range(1, n):
+            members.append(_reseeded(self.estimator, k).fit(X_nan))
+        self.estimators_ = members
+        self.estimator_ = first
+        self.n_estimators_ = n
         return self
 
     def transform(self, X):
         """Fill the missing entries of ``X``; observed entries are unchanged.
 
-        With ``sample_posterior=True``, the fill is one draw from the
-        posterior, different at each call.
+        The fill is the mean of the clones' reconstructions. With
+        ``sample_posterior=True``, it is one draw from the posterior of a
+        clone picked at random, different at each call.
 
         Parameters
         ----------
@@ -194,16 +265,20 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if rows.any():
             X_rows = self._with_nan(X[rows], missing[rows])
             if self.sample_posterior:
-                seed = self.random_state_.randint(np.iinfo(np.int32).max)
-                recon = self.estimator_.sample(X_rows, random_state=seed)[0]
+                recon = self._draw(X_rows)
             else:
-                recon = _reconstruct_rows(self.estimator_, X_rows)
-            if recon is None:
-                Z = self.estimator_.transform(X_rows)
-                recon = self.estimator_.inverse_transform(Z)
-            recon = np.asarray(recon, dtype=X.dtype)
+                recon = np.mean(
+                    [_fill(est, X_rows) for est in self.estimators_], axis=0
+                )
+            recon = recon.astype(X.dtype, copy=False)
             out[rows] = np.where(missing[rows], recon, X[rows])
         return out
+
+    def _draw(self, X_rows):
+        """One posterior draw of the rows from one clone picked at random."""
+        member = self.random_state_.randint(len(self.estimators_))
+        seed = self.random_state_.randint(np.iinfo(np.int32).max)
+        return self.estimators_[member].sample(X_rows, random_state=seed)[0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

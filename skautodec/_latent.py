@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["LatentFit", "optimize_latents", "row_loss"]
+__all__ = ["LatentFit", "fit_encoder", "optimize_latents", "row_loss"]
 
 
 def row_loss(recon, target, observed, z=None, penalty=0.0):
@@ -246,6 +246,88 @@ def _final_check(decoder, x, obs, penalty, best_z, best_loss, rows, z):
     o = None if obs is None else obs[rows]
     loss = row_loss(decoder(z), x[rows], o, z, penalty)
     _keep_best(best_z, best_loss, rows, z, loss)
+
+
+def _visible(rng, n, n_features, image_shape):
+    """Random entries to show the encoder, (n, n_features) float32: for
+    images half the rows lose a square block (1/8 to 3/4 of the side) and
+    half random pixels (0 to 75%); table rows lose random entries."""
+    drop = rng.random((n, n_features)) < rng.uniform(0.0, 0.75, (n, 1))
+    if image_shape is not None:
+        c, height, width = image_shape
+        blocks = np.zeros((n, c, height, width), dtype=bool)
+        side = min(height, width)
+        for i in np.flatnonzero(rng.random(n) < 0.5):
+            b = int(rng.integers(max(1, side // 8), max(2, 3 * side // 4) + 1))
+            top = rng.integers(0, height - min(b, height) + 1)
+            left = rng.integers(0, width - min(b, width) + 1)
+            blocks[i, :, top : top + b, left : left + b] = True
+            drop[i] = False
+        drop |= blocks.reshape(n, -1)
+    return (~drop).astype(np.float32)
+
+
+def fit_encoder(
+    encoder,
+    decoder,
+    X,
+    observed,
+    codes,
+    *,
+    image_shape=None,
+    max_epochs=5,
+    batch_size=64,
+    lr=1e-3,
+    code_weight=0.1,
+    seed=0,
+    device="cpu",
+):
+    """Train ``encoder`` to give a partly observed row its code (amortized).
+
+    Each step hides random entries of training rows (square blocks or random
+    entries, :func:`_visible`), encodes what is left and decodes it with the
+    frozen ``decoder``; the loss is the squared error on every observed
+    entry, hidden ones included (so the encoder learns to fill them), plus
+    ``code_weight`` times the squared distance to the row's training code
+    (which keeps its codes where the decoder was trained).
+
+    Parameters
+    ----------
+    encoder : PartialEncoder
+    decoder : torch.nn.Module
+    X : ndarray of shape (n_samples, n_features)
+        Training rows, scaled, missing entries zeroed.
+    observed : ndarray of shape (n_samples, n_features) or None
+        1 where an entry is observed; None: all observed.
+    codes : ndarray of shape (n_samples, latent_dim)
+        The training codes.
+
+    Returns
+    -------
+    encoder : PartialEncoder
+        Trained, in eval mode.
+    """
+    rng = np.random.default_rng(seed)
+    n, n_features = X.shape
+    optimizer = torch.optim.Adam(encoder.parameters(), lr=lr)
+    encoder.train()
+    with frozen(decoder), torch.enable_grad():
+        for _ in range(max_epochs):
+            for rows in np.array_split(rng.permutation(n), max(1, n // batch_size)):
+                x = torch.as_tensor(X[rows], device=device)
+                obs = torch.ones_like(x)
+                if observed is not None:
+                    obs = torch.as_tensor(observed[rows], device=device)
+                shown = _visible(rng, len(rows), n_features, image_shape)
+                shown = obs * torch.as_tensor(shown, device=device)
+                z = encoder(x, shown)
+                err = ((decoder(z) - x) ** 2 * obs).sum() / obs.sum().clamp(min=1)
+                target = torch.as_tensor(codes[rows], device=device)
+                loss = err + code_weight * ((z - target) ** 2).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    return encoder.eval()
 
 
 def sample_latents(

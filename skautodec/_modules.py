@@ -11,6 +11,7 @@ __all__ = [
     "ConvEncoder",
     "MLPDecoder",
     "MLPEncoder",
+    "PartialEncoder",
     "AutoEncoderModule",
     "make_decoder",
     "make_encoder",
@@ -164,6 +165,25 @@ def make_encoder(latent_dim, n_features, image_shape=None, channels=32):
     if image_shape is None:
         return MLPEncoder(latent_dim, n_features, hidden=8 * channels)
     return ConvEncoder(latent_dim, image_shape, channels=channels)
+
+
+class PartialEncoder(nn.Module):
+    """Partly observed row -> code, for the starts of a test-time fit.
+
+    The input is the row with its missing entries zeroed beside its observed
+    indicator (two channels for images), so that the network knows which
+    zeros are missing.
+    """
+
+    def __init__(self, latent_dim, n_features, image_shape=None, channels=16):
+        super().__init__()
+        if image_shape is not None:
+            c, height, width = (int(s) for s in image_shape)
+            image_shape = (2 * c, height, width)
+        self.net = make_encoder(latent_dim, 2 * n_features, image_shape, channels)
+
+    def forward(self, x, observed):
+        return self.net(torch.cat([x * observed, observed], dim=1))
 
 
 class AutoEncoderModule(nn.Module):

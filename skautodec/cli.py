@@ -178,6 +178,12 @@ def _parser():
         help="starts per test code of the autodecoder (default: AutoDecoder's)",
     )
     p.add_argument(
+        "--transform-init",
+        choices=["auto", "encoder", "nearest", "zeros"],
+        default=None,
+        help="starts of the autodecoder's test codes (default: AutoDecoder's)",
+    )
+    p.add_argument(
         "--neighbor-weight",
         type=_weight,
         default=None,
@@ -284,9 +290,9 @@ def _write_report(path, command, args, results, figures, seconds, shapes, ad):
         "",
         f"Dataset: {args.dataset}, {n_train} training and {n_test} test images "
         f"of shape {tuple(image_shape)}; latent_dim={args.latent_dim}, "
-        f"max_epochs={args.max_epochs}, transform_max_iter="
-        f"{ad.transform_max_iter_}, n_init={ad.n_init_}, n_neighbors="
-        f"{ad.n_neighbors_}, neighbor_weight={ad.neighbor_weight_:g}, "
+        f"max_epochs={args.max_epochs}, transform_init={ad.transform_init_}, "
+        f"transform_max_iter={ad.transform_max_iter_}, n_init={ad.n_init_}, "
+        f"n_neighbors={ad.n_neighbors_}, neighbor_weight={ad.neighbor_weight_:g}, "
         f"neighbor_source={ad.neighbor_source_}, device={args.device}, "
         f"random_state={args.random_state}. Wall time {seconds:.0f} s.",
         "",
@@ -389,6 +395,8 @@ def _compare(args, command, data, masks, start):
         extra["neighbor_weight"] = args.neighbor_weight
     if args.transform_max_iter is not None:
         extra["transform_max_iter"] = args.transform_max_iter
+    if args.transform_init is not None:
+        extra["transform_init"] = args.transform_init
     autodecoder = AutoDecoder(
         **extra,
         callbacks=[

@@ -145,7 +145,7 @@ def test_masked_values_have_no_influence(ad, X_tab):
     np.testing.assert_array_equal(Z, ad.transform(with_nan))
 
 
-@pytest.mark.parametrize("transform_init", ["zeros", "nearest"])
+@pytest.mark.parametrize("transform_init", ["zeros", "nearest", "encoder"])
 def test_transform_init_options(X_tab, transform_init):
     est = AutoDecoder(**FAST, transform_init=transform_init, random_state=0)
     Z = est.fit(X_tab).transform(X_tab[:4])
@@ -505,12 +505,16 @@ def test_transform_n_iter_and_convergence_warning(ad, X_tab):
 
 
 def test_test_time_budget_auto_follows_the_data(X_tab, X_img):
-    # "auto": 5 starts x 50 steps for tabular rows, 3 x 20 for images
+    # "auto": 5 starts x 50 steps for tabular rows, 3 x 10 for images (from
+    # the encoder's code), 3 x 20 for images from the closest codes
     fixed = dict(channels=4, max_epochs=1, neighbor_weight=0.0, transform_penalty=None)
     tab = AutoDecoder(latent_dim=2, **fixed, random_state=0).fit(X_tab)
     img = AutoDecoder(latent_dim=2, **fixed, n_neighbors=5, random_state=0)
     img.fit(X_img)
-    for est, X, starts, steps in ((tab, X_tab, 5, 50), (img, X_img, 3, 20)):
+    near = AutoDecoder(latent_dim=2, **fixed, n_neighbors=5, random_state=0)
+    near.set_params(transform_init="nearest").fit(X_img)
+    cases = ((tab, X_tab, 5, 50), (img, X_img, 3, 10), (near, X_img, 3, 20))
+    for est, X, starts, steps in cases:
         assert est.n_init == "auto" and est.transform_max_iter == "auto"
         est.reconstruct(X[:4], mask=np.isin(np.arange(X.shape[1]), [0, 1]))
         assert (est.transform_n_iter_ == steps).all()
@@ -562,6 +566,60 @@ def test_old_test_time_defaults_one_set_params_away(ad, X_tab):
     assert (est.transform_n_iter_ == 100).all()
     assert est.get_params()["n_init"] == 10
     assert np.isfinite(recon).all()
+
+
+def test_encoder_starts_images_by_default(X_tab, digits):
+    X_img = digits[0]
+    fixed = dict(latent_dim=3, channels=4, max_epochs=30, batch_size=16)
+    img = AutoDecoder(**fixed, n_neighbors=5, random_state=0).fit(X_img)
+    tab = AutoDecoder(**FAST, random_state=0).fit(X_tab)
+    assert img.transform_init == "auto" and img.transform_init_ == "encoder"
+    assert tab.transform_init_ == "nearest" and tab.encoder_ is None
+    assert next(img.encoder_.parameters()).device.type == "cpu"
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[2:6, 2:6] = True
+    mask = mask.ravel()
+    X = digits[1][:10]  # not trained on
+    # no steps: transform returns the encoder's code of the observed pixels
+    est = copy.deepcopy(img).set_params(transform_max_iter=0)
+    Z = est.transform(X, mask=mask)
+    x = torch.as_tensor(scaled(img, np.where(mask, 0.0, X)), dtype=torch.float32)
+    obs = torch.as_tensor(np.broadcast_to(~mask, X.shape).astype(np.float32))
+    with torch.no_grad():
+        expected = img.encoder_(x, obs).numpy()
+    np.testing.assert_allclose(Z, expected, rtol=1e-5, atol=1e-6)
+    # the trained encoder starts closer to the observed pixels than zeros do
+    zeros = copy.deepcopy(est).set_params(transform_init="zeros")
+    Z0 = zeros.transform(X, mask=mask)
+
+    def seen_error(codes):
+        recon = img.inverse_transform(codes)
+        return float(((recon - X)[:, ~mask] ** 2).mean())
+
+    assert seen_error(Z) < 0.8 * seen_error(Z0)  # measured: 0.72
+    # reconstruct starts from the encoder's code and the 2 closest codes
+    Xn = scaled(img, X).astype(np.float32)
+    near = img._nearest_training_rows(Xn, None, 2)
+    starts = img._initial_codes(Xn, None, np.zeros(len(X), bool), 3, near)
+    assert starts.shape == (10, 3, 3)
+    np.testing.assert_allclose(starts[:, 0], est.transform(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(starts[:, 1:], img.latents_[near])
+
+
+def test_previous_image_default_one_set_params_away(X_img):
+    fixed = dict(latent_dim=3, channels=4, max_epochs=2, n_neighbors=5)
+    img = AutoDecoder(**fixed, random_state=0).fit(X_img)
+    mask = np.isin(np.arange(64), [27, 28, 35, 36])
+    near = copy.deepcopy(img).set_params(
+        transform_init="nearest", transform_max_iter=20
+    )
+    recon = near.reconstruct(X_img[:5], mask=mask)
+    assert (near.transform_n_iter_ == 20).all()
+    assert not np.allclose(recon, img.reconstruct(X_img[:5], mask=mask))
+    tab = AutoDecoder(**FAST, transform_init="nearest", random_state=0)
+    tab.fit(X_img[:, :6])
+    with pytest.raises(ValueError, match='transform_init="encoder".*fit it again'):
+        tab.set_params(transform_init="encoder").transform(X_img[:2, :6])
 
 
 def test_small_square_tables_are_not_images(X_img):

@@ -56,7 +56,7 @@ def test_compare_digits(tmp_path, capsys):
     assert "![sample_spread](sample_spread.png)" in report
     assert "hole of size 4" in report and "standard deviation" in report
     assert "--n-train 100" in report and "n_init=2" in report
-    assert "transform_max_iter=2, n_init=2," in report
+    assert "transform_init=encoder, transform_max_iter=2, n_init=2," in report
     assert "Wrote" in capsys.readouterr().out
 
 
@@ -65,6 +65,7 @@ def test_compare_ablations_and_neighbor_weight(tmp_path):
     args = [
         "compare", "--n-train", "60", "--n-test", "6", "--mask-sizes", "4",
         "--ablations", "--neighbor-weight", "0.25", "--out", str(out),
+        "--transform-init", "nearest",
     ]  # fmt: skip
     assert main(args + FAST) == 0
     hidden = pd.read_csv(out / "results.csv").set_index("model")["mse_hidden"]
@@ -81,6 +82,7 @@ def test_compare_ablations_and_neighbor_weight(tmp_path):
     assert hidden["autodecoder"] != hidden["autodecoder: neighbours only"]
     report = (out / "report.md").read_text()
     assert "neighbor_weight=0.25" in report
+    assert "transform_init=nearest," in report
     assert "neighbor_source=data" in report or "neighbor_source=decodes" in report
 
 

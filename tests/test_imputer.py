@@ -27,8 +27,8 @@ def X_missing(X_tab):
     return X
 
 
-def _imputer(**kwargs):
-    return LatentImputer(AutoDecoder(**{**FAST, **kwargs}))
+def _imputer(n_estimators="auto", **kwargs):
+    return LatentImputer(AutoDecoder(**{**FAST, **kwargs}), n_estimators=n_estimators)
 
 
 def test_fills_missing_and_keeps_observed(X_missing):
@@ -43,7 +43,7 @@ def test_fills_missing_and_keeps_observed(X_missing):
 
 
 def test_missing_entries_come_from_the_decoder(X_missing):
-    imputer = _imputer().fit(X_missing)
+    imputer = _imputer(n_estimators=1).fit(X_missing)
     out = imputer.transform(X_missing)
     rows = np.isnan(X_missing).any(axis=1)
     recon = imputer.estimator_.reconstruct(X_missing[rows])
@@ -51,14 +51,66 @@ def test_missing_entries_come_from_the_decoder(X_missing):
     np.testing.assert_allclose(out[rows][missing], recon[missing], rtol=1e-6)
 
 
+def test_tables_average_five_differently_seeded_models(X_missing):
+    imputer = _imputer().fit(X_missing)
+    assert imputer.n_estimators_ == 5 and len(imputer.estimators_) == 5
+    assert imputer.estimators_[0] is imputer.estimator_
+    seeds = [est.random_state for est in imputer.estimators_]
+    assert seeds[0] == 0 and len(set(seeds)) == 5
+    assert not np.allclose(
+        imputer.estimators_[0].latents_, imputer.estimators_[1].latents_
+    )
+    rows = np.isnan(X_missing).any(axis=1)
+    recon = np.mean(
+        [est.reconstruct(X_missing[rows]) for est in imputer.estimators_], axis=0
+    )
+    missing = np.isnan(X_missing[rows])
+    out = imputer.transform(X_missing)
+    np.testing.assert_allclose(out[rows][missing], recon[missing], rtol=1e-5)
+    # an int random_state makes the whole ensemble reproducible
+    again = _imputer().fit(X_missing)
+    assert [est.random_state for est in again.estimators_] == seeds
+    np.testing.assert_array_equal(again.transform(X_missing), out)
+
+
+def test_member_seeds_from_none_and_random_state_instances(X_missing):
+    unseeded = _imputer(random_state=None, n_estimators=2).fit(X_missing)
+    assert [est.random_state for est in unseeded.estimators_] == [None, None]
+    rs = np.random.RandomState(3)
+    state = rs.get_state()[1].copy()
+    seeded = _imputer(random_state=rs, n_estimators=2).fit(X_missing)
+    assert isinstance(seeded.estimators_[1].random_state, int)
+    np.testing.assert_array_equal(rs.get_state()[1], state)  # user's rs untouched
+
+
+def test_images_train_one_model(X_img):
+    X = X_img.copy()
+    X[random_mask(*X.shape, 0.2, random_state=0)] = np.nan
+    imputer = LatentImputer(AutoDecoder(**FAST)).fit(X)
+    assert imputer.n_estimators_ == 1 and len(imputer.estimators_) == 1
+    forced = LatentImputer(AutoDecoder(**FAST), n_estimators=2).fit(X)
+    assert forced.n_estimators_ == 2
+
+
+@pytest.mark.parametrize("n_estimators", [0, 1.5, "three"])
+def test_invalid_n_estimators(n_estimators, X_missing):
+    with pytest.raises(ValueError, match="n_estimators"):
+        _imputer(n_estimators=n_estimators).fit(X_missing)
+
+
 def test_pipeline_reconstructs_through_its_steps(X_missing):
     pipe = make_pipeline(StandardScaler(), AutoDecoder(**FAST))
     imputer = LatentImputer(pipe).fit(X_missing)
     out = imputer.transform(X_missing)
     rows = np.isnan(X_missing).any(axis=1)
-    scaler, ad = imputer.estimator_[0], imputer.estimator_[-1]
-    scaled = ad.reconstruct(scaler.transform(X_missing[rows]))
-    recon = scaler.inverse_transform(scaled)
+    seeds = [est[-1].random_state for est in imputer.estimators_]
+    assert seeds[0] == 0 and len(set(seeds)) == 5  # nested random_state reseeded
+    recons = []
+    for est in imputer.estimators_:
+        scaler, ad = est[0], est[-1]
+        scaled = ad.reconstruct(scaler.transform(X_missing[rows]))
+        recons.append(scaler.inverse_transform(scaled))
+    recon = np.mean(recons, axis=0)
     missing = np.isnan(X_missing[rows])
     np.testing.assert_allclose(out[rows][missing], recon[missing], rtol=1e-5)
 
@@ -202,6 +254,24 @@ def test_sample_posterior_draws(X_missing):
     np.testing.assert_array_equal(imputer.transform(X_missing), second)
     other = clone(imputer).set_params(random_state=1).fit(X_missing)
     assert (other.transform(X_missing) != first).any()
+
+
+def test_sample_posterior_draws_each_table_from_one_model(X_missing, monkeypatch):
+    imputer = _imputer().set_params(sample_posterior=True, random_state=0)
+    imputer.fit(X_missing)
+    for k, est in enumerate(imputer.estimators_):
+        # model k "draws" the constant k + 100
+        def fake(X, random_state=None, k=k):
+            return np.full((1, *np.shape(X)), k + 100.0)
+
+        monkeypatch.setattr(est, "sample", fake)
+    missing = np.isnan(X_missing)
+    picked = []
+    for _ in range(20):
+        filled = np.unique(imputer.transform(X_missing)[missing])
+        assert len(filled) == 1  # the whole table from one model
+        picked.append(filled[0] - 100)
+    assert set(picked) == {0, 1, 2, 3, 4}  # each model in turn
 
 
 def test_sample_posterior_off_is_the_reconstruction(X_missing):
