@@ -75,9 +75,9 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     one draw from an approximate posterior of the missing entries given the
     observed ones (the estimator's ``sample``), so that ``m`` calls give
     ``m`` completed tables for multiple imputation (Rubin's rules), as with
-    ``IterativeImputer(sample_posterior=True)``. Each call draws from one
-    clone picked at random, so that the tables also carry the clones'
-    disagreement, as multiple imputation from bootstrapped models does.
+    ``IterativeImputer(sample_posterior=True)``. Each call takes the
+    deviation of one clone's draw (the clone picked at random) from that
+    clone's fill, and adds it to the mean fill of all clones.
 
     Parameters
     ----------
@@ -244,8 +244,8 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """Fill the missing entries of ``X``; observed entries are unchanged.
 
         The fill is the mean of the clones' reconstructions. With
-        ``sample_posterior=True``, it is one draw from the posterior of a
-        clone picked at random, different at each call.
+        ``sample_posterior=True``, it is one draw from the posterior (see
+        above), different at each call.
 
         Parameters
         ----------
@@ -275,10 +275,16 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return out
 
     def _draw(self, X_rows):
-        """One posterior draw of the rows from one clone picked at random."""
+        """One posterior draw of the rows: a clone picked at random gives
+        the deviation of its draw from its own fill, added to the mean fill
+        of all clones."""
         member = self.random_state_.randint(len(self.estimators_))
         seed = self.random_state_.randint(np.iinfo(np.int32).max)
-        return self.estimators_[member].sample(X_rows, random_state=seed)[0]
+        draw = self.estimators_[member].sample(X_rows, random_state=seed)[0]
+        if len(self.estimators_) == 1:
+            return draw
+        fills = [_fill(est, X_rows) for est in self.estimators_]
+        return np.mean(fills, axis=0) + (draw - fills[member])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

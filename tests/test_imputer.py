@@ -256,21 +256,28 @@ def test_sample_posterior_draws(X_missing):
     assert (other.transform(X_missing) != first).any()
 
 
-def test_sample_posterior_draws_each_table_from_one_model(X_missing, monkeypatch):
+def test_sample_posterior_deviation_of_one_model_around_the_mean(
+    X_missing, monkeypatch
+):
     imputer = _imputer().set_params(sample_posterior=True, random_state=0)
     imputer.fit(X_missing)
+    missing = np.isnan(X_missing)
+    rows = missing.any(axis=1)
+    points = [est.reconstruct(X_missing[rows]) for est in imputer.estimators_]
+    mean = np.mean(points, axis=0)[missing[rows]]
     for k, est in enumerate(imputer.estimators_):
-        # model k "draws" the constant k + 100
-        def fake(X, random_state=None, k=k):
-            return np.full((1, *np.shape(X)), k + 100.0)
+        # model k "draws" its own fill shifted by k + 100
+        def fake(X, random_state=None, est=est, k=k):
+            return (est.reconstruct(X) + k + 100.0)[None]
 
         monkeypatch.setattr(est, "sample", fake)
-    missing = np.isnan(X_missing)
     picked = []
     for _ in range(20):
-        filled = np.unique(imputer.transform(X_missing)[missing])
-        assert len(filled) == 1  # the whole table from one model
-        picked.append(filled[0] - 100)
+        shift = np.unique(
+            np.round(imputer.transform(X_missing)[rows][missing[rows]] - mean, 3)
+        )
+        assert len(shift) == 1  # the whole table from one model, around the mean
+        picked.append(shift[0] - 100)
     assert set(picked) == {0, 1, 2, 3, 4}  # each model in turn
 
 
