@@ -15,8 +15,8 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 from torch import nn
 
-from ._base import _TRANSFORM_BATCH, _BaseLatentModel, _seeded
-from ._latent import fit_encoder, frozen, row_loss, sample_latents
+from ._base import _BaseLatentModel, _seeded
+from ._latent import fit_encoder, row_loss, sample_latents
 from ._modules import PartialEncoder, make_decoder
 
 _AUTO = StrOptions({"auto"})
@@ -639,17 +639,7 @@ class AutoDecoder(_BaseLatentModel):
             on_cpu = torch.device(self._device).type == "cpu"
             encoder = self.encoder_ if on_cpu else copy.deepcopy(self.encoder_)
             cache["encoder"] = encoder.to(self._device)
-        encoder = cache["encoder"]
-        out = np.empty((len(Xn), self._latent_dim), dtype=np.float32)
-        with frozen(encoder), torch.inference_mode():
-            for start in range(0, len(Xn), _TRANSFORM_BATCH):
-                stop = start + _TRANSFORM_BATCH
-                x = torch.as_tensor(Xn[start:stop], device=self._device)
-                obs = torch.ones_like(x)
-                if observed is not None:
-                    obs = torch.as_tensor(observed[start:stop], device=self._device)
-                out[start:stop] = encoder(x, obs).cpu().numpy()
-        return out
+        return self._apply(cache["encoder"], Xn, self._latent_dim, observed)
 
     def _training_decodes(self):
         """Decodes of the training codes (scaled units), computed on first
@@ -939,41 +929,36 @@ class AutoDecoder(_BaseLatentModel):
         out = sum(self._decode_scaled(codes[:, j]) for j in range(codes.shape[1]))
         return out / codes.shape[1], codes
 
+    def _resolved(self, name):
+        """Parameter ``name``, or what its "auto" resolved to in ``fit``."""
+        value = getattr(self, name)
+        return getattr(self, f"{name}_") if value == "auto" else value
+
     @property
     def _n_init(self):
-        if self.n_init == "auto":
-            return self.n_init_
-        return self.n_init
+        return self._resolved("n_init")
 
     @property
     def _transform_steps(self):
-        if self.transform_max_iter == "auto":
-            return self.transform_max_iter_
-        return self.transform_max_iter
+        return self._resolved("transform_max_iter")
 
     @property
     def _transform_init(self):
-        if self.transform_init == "auto":
-            return self.transform_init_
         if self.transform_init == "encoder" and self.encoder_ is None:
             raise ValueError(
                 'transform_init="encoder" starts from an encoder trained in fit, but '
                 f"this model was fitted with transform_init={self.transform_init_!r}; "
                 "fit it again."
             )
-        return self.transform_init
+        return self._resolved("transform_init")
 
     @property
     def _n_neighbors(self):
-        if self.n_neighbors == "auto":
-            return self.n_neighbors_
-        return self.n_neighbors
+        return self._resolved("n_neighbors")
 
     @property
     def _neighbor_source(self):
-        if self.neighbor_source == "auto":
-            return self.neighbor_source_
-        return self.neighbor_source
+        return self._resolved("neighbor_source")
 
     def _neighbor_weight(self, observed):
         """Weight of the neighbour average in the missing entries, or None

@@ -346,15 +346,18 @@ class _BaseLatentModel(
         check_is_fitted(self)
         return self._get_decoder()
 
-    def _apply(self, module, A, n_out):
-        """``module`` frozen, applied to the rows of ``A`` in batches."""
+    def _apply(self, module, A, n_out, B=None):
+        """``module`` frozen, applied to the rows of ``A`` (and of ``B``, a
+        second input of the same rows, where given) in batches."""
         out = np.empty((len(A), n_out), dtype=np.float32)
+        device = self._device
         with frozen(module), torch.no_grad():
             for start in range(0, len(A), _TRANSFORM_BATCH):
-                a = torch.as_tensor(
-                    A[start : start + _TRANSFORM_BATCH], device=self._device
-                )
-                out[start : start + len(a)] = module(a).cpu().numpy()
+                rows = slice(start, start + _TRANSFORM_BATCH)
+                args = [torch.as_tensor(A[rows], device=device)]
+                if B is not None:
+                    args.append(torch.as_tensor(B[rows], device=device))
+                out[rows] = module(*args).cpu().numpy()
         return out
 
     def _decode_scaled(self, Z):

@@ -172,7 +172,7 @@ class PartialEncoder(nn.Module):
 
     The input is the row with its missing entries zeroed beside its observed
     indicator (two channels for images), so that the network knows which
-    zeros are missing.
+    zeros are missing; ``observed=None`` means all observed.
     """
 
     def __init__(self, latent_dim, n_features, image_shape=None, channels=16):
@@ -182,7 +182,9 @@ class PartialEncoder(nn.Module):
             image_shape = (2 * c, height, width)
         self.net = make_encoder(latent_dim, 2 * n_features, image_shape, channels)
 
-    def forward(self, x, observed):
+    def forward(self, x, observed=None):
+        if observed is None:
+            observed = torch.ones_like(x)
         return self.net(torch.cat([x * observed, observed], dim=1))
 
 
