@@ -25,7 +25,9 @@ torch threads (2). Every table is measured side by side in one run.
    explicit test-time settings, so that it only trains: no blend chosen on
    held-out blocks, no encoder; the default ``fit`` is timed beside).
 4. Batched ``transform`` against one row at a time, ``tol=0`` so that both run
-   the same steps to the same final loss: seconds per row and the speedup.
+   the same steps to the same final loss (the default steps, then 100): seconds
+   per row and the speedup, and the arithmetic rate of each beside that of a
+   large matrix product (what batching could reach at best on this machine).
 5. Peak memory of ``transform`` and ``reconstruct`` on ``--n-memory`` rows
    (10,000), each in a fresh process with 2 steps per row (memory follows the
    batch, not the steps): resident set size above the loaded model.
@@ -234,6 +236,33 @@ def fit_table(X, max_epochs):
     return ours, hand
 
 
+def _step_flops(model):
+    """Floating-point operations of one test-time step (decode and gradient
+    with respect to the code) for one row."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from skautodec._latent import frozen
+
+    z = torch.zeros(8, model._latent_dim, requires_grad=True)
+    with (
+        frozen(model._get_decoder()) as decoder,
+        FlopCounterMode(display=False) as counter,
+    ):
+        decoder(z).pow(2).sum().backward()
+    return counter.get_total_flops() / len(z)
+
+
+def _matmul_rate(seconds=1.0, n=2048):
+    """GFLOP/s of a large float32 matrix product: this machine's ceiling."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return 2 * n**3 * count / (time.perf_counter() - start) / 1e9
+
+
 def batch_table(model, X, max_iter):
     model = model.set_params(tol=0.0, transform_max_iter=max_iter)
     start = time.perf_counter()
@@ -243,11 +272,18 @@ def batch_table(model, X, max_iter):
     single = np.concatenate([model.transform(X[i : i + 1]) for i in range(len(X))])
     t_single = time.perf_counter() - start
     gap = float(np.abs(batched - single).max())
+    max_iter = model._transform_steps
+    work = _step_flops(model) * max_iter * len(X) / 1e9
+    ceiling = _matmul_rate()
     print(
         f"\n4. transform of {len(X)} rows, {max_iter} steps each: batched "
         f"{1e3 * t_batch / len(X):.2f} ms/row, one row at a time "
         f"{1e3 * t_single / len(X):.2f} ms/row, speedup {t_single / t_batch:.1f}x "
-        f"(largest code difference {gap:.1e})"
+        f"(largest code difference {gap:.1e})\n"
+        f"   {1e3 * work / (len(X) * max_iter):.1f} MFLOP per row and step: "
+        f"batched {work / t_batch:.0f} GFLOP/s, one row {work / t_single:.0f} "
+        f"GFLOP/s, a {2048}x{2048} matrix product {ceiling:.0f} GFLOP/s; a batch "
+        f"at that rate would be {ceiling * t_single / work:.1f}x one row"
     )
     return t_batch, t_single
 
@@ -330,7 +366,8 @@ def main(argv=None):
     if 3 in only:
         fit_table(X_train, epochs)
     if 4 in only:
-        batch_table(model, X_test[: args.n_batch], 20 if args.quick else 100)
+        for steps in ("auto", 20 if args.quick else 100):
+            batch_table(model, X_test[: args.n_batch], steps)
     if 5 in only:
         import tempfile
 

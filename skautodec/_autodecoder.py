@@ -408,7 +408,11 @@ class AutoDecoder(_BaseLatentModel):
     earlier ``n_init=10`` x 100 steps, with a lower hole error on
     MNIST (``docs/performance.md``, ``benchmarks/bench_inference.py``). The
     previous default, 3 closest codes x 20 steps, is
-    ``set_params(transform_init="nearest", transform_max_iter=20)``. For
+    ``set_params(transform_init="nearest", transform_max_iter=20)``. A
+    model trained on more images can use a longer fit:
+    ``set_params(n_init=5, transform_max_iter=20)`` (no refit) filled MNIST
+    holes 1 to 5% better than 3 x 10 after training on 10,000 images, at
+    about twice the time, and 0.4% after 3,000. For
     tabular rows, where a step costs little, 5 starts of 50 steps, which
     fill missing entries a little better (``docs/imputation.md``). The
     codes are not run to convergence: with the training prior, fitting the
