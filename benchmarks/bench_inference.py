@@ -263,8 +263,9 @@ def _matmul_rate(seconds=1.0, n=2048):
     return 2 * n**3 * count / (time.perf_counter() - start) / 1e9
 
 
-def batch_table(model, X, max_iter):
-    model = model.set_params(tol=0.0, transform_max_iter=max_iter)
+def batch_table(model, X, steps):
+    model = model.set_params(tol=0.0, transform_max_iter=steps)
+    n_steps = model._transform_steps  # what "auto" resolved to
     start = time.perf_counter()
     batched = model.transform(X)
     t_batch = time.perf_counter() - start
@@ -272,15 +273,14 @@ def batch_table(model, X, max_iter):
     single = np.concatenate([model.transform(X[i : i + 1]) for i in range(len(X))])
     t_single = time.perf_counter() - start
     gap = float(np.abs(batched - single).max())
-    max_iter = model._transform_steps
-    work = _step_flops(model) * max_iter * len(X) / 1e9
+    work = _step_flops(model) * n_steps * len(X) / 1e9
     ceiling = _matmul_rate()
     print(
-        f"\n4. transform of {len(X)} rows, {max_iter} steps each: batched "
+        f"\n4. transform of {len(X)} rows, {n_steps} steps each: batched "
         f"{1e3 * t_batch / len(X):.2f} ms/row, one row at a time "
         f"{1e3 * t_single / len(X):.2f} ms/row, speedup {t_single / t_batch:.1f}x "
         f"(largest code difference {gap:.1e})\n"
-        f"   {1e3 * work / (len(X) * max_iter):.1f} MFLOP per row and step: "
+        f"   {1e3 * work / (len(X) * n_steps):.1f} MFLOP per row and step: "
         f"batched {work / t_batch:.0f} GFLOP/s, one row {work / t_single:.0f} "
         f"GFLOP/s, a {2048}x{2048} matrix product {ceiling:.0f} GFLOP/s; a batch "
         f"at that rate would be {ceiling * t_single / work:.1f}x one row"
