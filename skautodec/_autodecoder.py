@@ -897,7 +897,9 @@ class AutoDecoder(_BaseLatentModel):
         -------
         X_hat : ndarray of shape (n_samples, n_features), float32
         """
-        out, _ = self._reconstruct_scaled(*self._prepare_rows(X, mask))
+        rows = self._prepare_rows(X, mask)
+        self._warn_empty_features()
+        out, _ = self._reconstruct_scaled(*rows)
         return out * np.float32(self.scale_) + self.offset_
 
     def _reconstruct_scaled(self, Xn, observed, empty):
@@ -988,6 +990,14 @@ class AutoDecoder(_BaseLatentModel):
         ``n_starts`` starts per row, shape (n, n_starts, dim) (one start with
         zeros init). ``neighbors``: closest training rows, if already found."""
         init_from = self._transform_init
+        if init_from == "zeros" and self._transform_steps == 0:
+            warnings.warn(
+                'transform_max_iter=0 with transform_init="zeros": no code is '
+                "fitted, every row gets the prior's mean (zeros). Set "
+                "transform_max_iter to 1 or more.",
+                UserWarning,
+                stacklevel=3,
+            )
         near = n_starts - (init_from == "encoder")
         if neighbors is None and init_from != "zeros" and near > 0:
             neighbors = self._nearest_training_rows(Xn, observed, near)

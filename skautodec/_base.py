@@ -19,63 +19,46 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
 from ._latent import frozen, optimize_latents
+from .masks import check_mask, image_shape_of
 
 _TRANSFORM_BATCH = 1024
 # Codes fitted at once: at most _TRANSFORM_BATCH, and at most this many
 # entries (codes x features), which bounds the decoder's activations.
 _FIT_ENTRIES = 2**17
-# Smallest side of a square image inferred from n_features (8x8: the digits).
-_MIN_INFERRED_SIDE = 8
 # Largest |observed entry - mean| / scale_ that transform accepts.
 _MAX_SCALED = 1e15
+# fit warns below max(_MIN_ROWS, 2 * latent_dim) rows: fewer rows than twice
+# the code size leave directions of the code space that no row spans.
+_MIN_ROWS = 10
 
 
-def _check_image_shape(image_shape):
-    shape = tuple(image_shape)
-    if len(shape) != 3 or not all(
-        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
-    ):
-        raise ValueError(
-            "image_shape must be three positive integers (C, H, W); "
-            f"got {image_shape!r}."
-        )
-    return tuple(int(s) for s in shape)
-
-
-def check_mask(mask, shape):
-    """Validate ``mask`` (True = missing) against data of ``shape``.
-
-    Returns a boolean array of ``shape`` (a new array; the input is not
-    modified). A mask of shape ``(n_features,)`` is shared by all rows.
-    """
-    if mask is None:
-        return np.zeros(shape, dtype=bool)
-    if hasattr(mask, "toarray") or hasattr(mask, "tocsr"):
-        raise TypeError("mask must be a dense array; got a sparse matrix.")
-    mask = np.asarray(mask)
-    if mask.dtype == object or mask.dtype.kind in "USV":
-        raise TypeError(
-            f"mask must be boolean (True = missing); got dtype {mask.dtype}."
-        )
-    if mask.dtype != bool:
-        if mask.dtype.kind not in "iuf":
-            raise TypeError(
-                f"mask must be boolean (True = missing); got dtype {mask.dtype}."
-            )
-        if not np.isin(mask, (0, 1)).all():
+def check_device(device):
+    """``device`` as a string torch understands, or a ValueError saying why not
+    (an unknown name, or CUDA / MPS not available here)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device.") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
             raise ValueError(
-                "mask must be boolean (True = missing); got values other than 0 and 1."
+                f"device={device!r} was requested, but CUDA is not available "
+                "on this machine; use device='cpu'."
             )
-        mask = mask.astype(bool)
-    n_samples, n_features = shape
-    if mask.shape == (n_features,):
-        return np.broadcast_to(mask, shape).copy()
-    if mask.shape != (n_samples, n_features):
-        raise ValueError(
-            f"mask has shape {mask.shape}, but X has shape {shape}; expected "
-            f"({n_samples}, {n_features}) or ({n_features},)."
-        )
-    return mask.copy()
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested, but only "
+                f"{torch.cuda.device_count()} CUDA device(s) are available."
+            )
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(
+                f"device={device!r} was requested, but MPS is not available "
+                "on this machine; use device='cpu'."
+            )
+    elif dev.type != "cpu":
+        raise ValueError(f"device={device!r} is not supported; use 'cpu' or 'cuda'.")
+    return str(dev)
 
 
 @contextlib.contextmanager
@@ -129,34 +112,7 @@ class _BaseLatentModel(
 
     # ------------------------------------------------------------------ input
     def _check_device(self):
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError, ValueError) as exc:
-            raise ValueError(
-                f"device={self.device!r} is not a valid torch device."
-            ) from exc
-        if device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise ValueError(
-                    f"device={self.device!r} was requested, but CUDA is not available "
-                    "on this machine; use device='cpu'."
-                )
-            if device.index is not None and device.index >= torch.cuda.device_count():
-                raise ValueError(
-                    f"device={self.device!r} was requested, but only "
-                    f"{torch.cuda.device_count()} CUDA device(s) are available."
-                )
-        elif device.type == "mps":
-            if not torch.backends.mps.is_available():
-                raise ValueError(
-                    f"device={self.device!r} was requested, but MPS is not available "
-                    "on this machine; use device='cpu'."
-                )
-        elif device.type != "cpu":
-            raise ValueError(
-                f"device={self.device!r} is not supported; use 'cpu' or 'cuda'."
-            )
-        return str(device)
+        return check_device(self.device)
 
     def _validate_X(self, X, reset):
         shape = getattr(X, "shape", None)
@@ -181,31 +137,55 @@ class _BaseLatentModel(
         return np.array(X, dtype=np.float32, copy=True)
 
     def _resolve_image_shape(self, n_features):
-        if self.image_shape is not None:
-            shape = _check_image_shape(self.image_shape)
-            if math.prod(shape) != n_features:
-                raise ValueError(
-                    f"image_shape={shape} has {math.prod(shape)} entries, but X has "
-                    f"{n_features} features."
-                )
-            return shape
-        # small squares (4, 9, ..., 49 features) are far likelier tables
-        side = math.isqrt(n_features)
-        square = side * side == n_features and side >= _MIN_INFERRED_SIDE
-        return (1, side, side) if square else None
+        return image_shape_of(n_features, self.image_shape)
 
     def _missing(self, X, mask):
         """Boolean array, True where an entry is missing (``mask`` or NaN)."""
         return check_mask(mask, X.shape) | np.isnan(X)
 
     def _check_observed(self, missing):
-        """In fit: at least one observed entry; warn about empty rows."""
+        """In fit: at least one observed entry; warn about empty rows; keep
+        the features that have no observed entry."""
         if missing.all():
             raise ValueError(
                 "X has no observed entry (every entry is NaN or masked): "
                 "nothing to fit."
             )
         self._warn_empty_rows(missing)
+        self._empty_features = np.flatnonzero(missing.all(axis=0))
+
+    def _warn_untrained(self, n_samples):
+        """In fit: warn where training would learn nothing useful."""
+        if self._max_epochs == 0:
+            warnings.warn(
+                "max_epochs=0: fit trains nothing, and the decoder keeps its "
+                "random initial weights. Set max_epochs to 1 or more.",
+                UserWarning,
+                stacklevel=5,
+            )
+        minimum = max(_MIN_ROWS, 2 * self._latent_dim)
+        if n_samples < minimum:
+            warnings.warn(
+                f"fit got {n_samples} row(s), fewer than {minimum} (at least "
+                f"{_MIN_ROWS}, and twice latent_dim={self._latent_dim}): too few "
+                "to learn a decoder from; its reconstructions will say little.",
+                UserWarning,
+                stacklevel=5,
+            )
+
+    def _warn_empty_features(self):
+        """Warn when features had no observed entry in fit."""
+        empty = self.__dict__.get("_empty_features")
+        if empty is not None and len(empty):
+            shown = ", ".join(str(int(j)) for j in empty[:10])
+            more = ", ..." if len(empty) > 10 else ""
+            warnings.warn(
+                f"{len(empty)} feature(s) had no observed entry in fit "
+                f"([{shown}{more}]): their values are the decoder's output, "
+                "which nothing trained.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _check_range(self, X, missing):
         """Reject observed entries far outside the training data's range,
@@ -295,6 +275,7 @@ class _BaseLatentModel(
 
     def _train(self, build_net, X_dict, y, seed, device):
         """Build the net (or reuse it on warm start) and train it, seeded."""
+        self._warn_untrained(len(y))
         with _seeded(seed, device):
             if self._can_warm_start():
                 net = self.net_
@@ -468,6 +449,7 @@ class _BaseLatentModel(
         X_hat : ndarray of shape (n_samples, n_features), float32
             Every entry, observed or not, as the decoder produces it.
         """
+        self._warn_empty_features()
         return self.inverse_transform(self.transform(X, mask=mask))
 
     def score(self, X, y=None, mask=None):

@@ -14,7 +14,7 @@ from sklearn.impute import KNNImputer
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import check_mask
+from .masks import check_mask
 
 __all__ = ["MeanFill", "KNNFill", "PCAFill"]
 

@@ -2,6 +2,7 @@
 
 import copy
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,6 +18,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .metrics import _reconstruct_rows
+
+# the imputer says what it does with features empty in fit (dropped or 0)
+_EMPTY_FEATURES = r".*feature\(s\) had no observed entry in fit"
 
 
 def _is_nan(value):
@@ -53,7 +57,9 @@ def _fits_images(estimator):
 
 
 def _fill(estimator, X):
-    recon = _reconstruct_rows(estimator, X)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _EMPTY_FEATURES, UserWarning)
+        recon = _reconstruct_rows(estimator, X)
     if recon is None:
         recon = estimator.inverse_transform(estimator.transform(X))
     return np.asarray(recon, dtype=np.float64)
@@ -110,6 +116,11 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Seeds the draws with ``sample_posterior=True``: after ``fit``, the
         ``k``-th ``transform`` call gives the same table for the same int.
         Not used otherwise (the estimator has its own ``random_state``).
+    keep_empty_features : bool, default=False
+        What happens to features with no observed entry in ``fit``, as in
+        ``SimpleImputer``: by default ``transform`` drops them, with a
+        warning; True keeps them, filled with 0 (``SimpleImputer``'s fill
+        for them), since nothing was learned of them.
 
     Attributes
     ----------
@@ -131,11 +142,6 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     sklearn.impute.KNNImputer : Imputation from the nearest complete rows.
     sklearn.impute.IterativeImputer : Imputation by regressing each feature on
         the others.
-
-    Notes
-    -----
-    Unlike scikit-learn's imputers, features that are missing in every
-    training row are kept: they are filled with the decoder's output.
 
     Examples
     --------
@@ -164,6 +170,7 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "missing_values": [Real],
         "sample_posterior": ["boolean"],
         "random_state": ["random_state"],
+        "keep_empty_features": ["boolean"],
     }
 
     def __init__(
@@ -174,12 +181,14 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         missing_values=np.nan,
         sample_posterior=False,
         random_state=None,
+        keep_empty_features=False,
     ):
         self.estimator = estimator
         self.n_estimators = n_estimators
         self.missing_values = missing_values
         self.sample_posterior = sample_posterior
         self.random_state = random_state
+        self.keep_empty_features = keep_empty_features
 
     def _validate_input(self, X, reset):
         return validate_data(
@@ -227,14 +236,19 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 "AutoDecoder."
             )
         self.random_state_ = check_random_state(self.random_state)
-        X_nan = self._with_nan(X, self._missing(X))
+        missing = self._missing(X)
+        self._empty_features = missing.all(axis=0)
+        X_nan = self._with_nan(X, missing)
         first = clone(self.estimator).fit(X_nan)
         n = self.n_estimators
         if n == "auto":
             n = 1 if _fits_images(first) else 5
         members = [first]
-        for k in range(1, n):
-            members.append(_reseeded(self.estimator, k).fit(X_nan))
+        with warnings.catch_warnings():
+            # the first member has said what there is to say about the data
+            warnings.simplefilter("ignore", UserWarning)
+            for k in range(1, n):
+                members.append(_reseeded(self.estimator, k).fit(X_nan))
         self.estimators_ = members
         self.estimator_ = first
         self.n_estimators_ = n
@@ -272,7 +286,44 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 )
             recon = recon.astype(X.dtype, copy=False)
             out[rows] = np.where(missing[rows], recon, X[rows])
-        return out
+        return self._empty_features_out(out)
+
+    def _empty_features_out(self, out):
+        """``out`` without the features empty in ``fit`` (warned), or with
+        them filled with 0 (``keep_empty_features=True``)."""
+        empty = self._empty_features
+        if not empty.any():
+            return out
+        if self.keep_empty_features:
+            out[:, empty] = 0
+            return out
+        names = np.flatnonzero(empty)
+        if hasattr(self, "feature_names_in_"):
+            names = self.feature_names_in_[empty]
+        warnings.warn(
+            f"Skipping features without any observed values in fit: {names}. "
+            "Pass keep_empty_features=True to keep them (filled with 0).",
+            UserWarning,
+            stacklevel=3,
+        )
+        return out[:, ~empty]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: the input's, less the features
+        dropped for having no observed entry in ``fit``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        names = super().get_feature_names_out(input_features)
+        if self.keep_empty_features:
+            return names
+        return names[~self._empty_features]
 
     def _draw(self, X_rows):
         """One posterior draw of the rows: a clone picked at random gives

@@ -98,23 +98,16 @@ def _weight(text):
     return value
 
 
-def _parser():
-    parser = argparse.ArgumentParser(
-        prog="skautodec",
-        description="Autodecoders and autoencoders as scikit-learn estimators.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser(
-        "compare",
-        help="run the inpainting study and write a table, figures and a report",
-        description=(
-            "Train a ConvAutoEncoder (fed masked images; trained with each "
-            "mask; with refined codes), an AutoDecoder and baselines (mean "
-            "image, KNN imputer, PCA), then score them on test images with a "
-            "centered square hole of each size. Writes results.csv, PNG "
-            "figures and report.md into --out."
-        ),
-    )
+def _device(text):
+    from ._base import check_device
+
+    try:
+        return check_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_data_arguments(p):
     p.add_argument(
         "--dataset",
         choices=sorted(_DEFAULTS),
@@ -146,17 +139,20 @@ def _parser():
         help="test images (digits: 360; mnist: 1000)",
     )
     p.add_argument(
-        "--max-epochs",
-        type=_positive,
-        default=None,
-        help="training epochs of each network (digits: 30; mnist: 50)",
-    )
-    p.add_argument(
         "--mask-sizes",
         type=_sizes,
         default=None,
         help="sides of the centered holes, comma separated "
         "(digits: 2,3,4,5; mnist: 8,12,16,20)",
+    )
+
+
+def _add_model_arguments(p):
+    p.add_argument(
+        "--max-epochs",
+        type=_positive,
+        default=None,
+        help="training epochs of each network (digits: 30; mnist: 50)",
     )
     p.add_argument(
         "--latent-dim",
@@ -202,7 +198,12 @@ def _parser():
         default=64,
         help="training batch size (default 64)",
     )
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+
+
+def _add_run_arguments(p):
+    p.add_argument(
+        "--device", type=_device, default="cpu", help="torch device, e.g. cuda"
+    )
     p.add_argument(
         "--threads",
         type=_positive,
@@ -211,7 +212,7 @@ def _parser():
     )
     p.add_argument(
         "--random-state",
-        type=int,
+        type=_non_negative,
         default=0,
         help="seed of the split and the models (default 0)",
     )
@@ -228,6 +229,28 @@ def _parser():
         "only, to show what its test-time defaults buy",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="skautodec",
+        description="Autodecoders and autoencoders as scikit-learn estimators.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser(
+        "compare",
+        help="run the inpainting study and write a table, figures and a report",
+        description=(
+            "Train a ConvAutoEncoder (fed masked images; trained with each "
+            "mask; with refined codes), an AutoDecoder and baselines (mean "
+            "image, KNN imputer, PCA), then score them on test images with a "
+            "centered square hole of each size. Writes results.csv, PNG "
+            "figures and report.md into --out."
+        ),
+    )
+    _add_data_arguments(p)
+    _add_model_arguments(p)
+    _add_run_arguments(p)
     return parser
 
 
@@ -361,26 +384,12 @@ def _ablations(autodecoder):
     }
 
 
-def _compare(args, command, data, masks, start):
-    import matplotlib
-
-    matplotlib.use("Agg")
-
+def _fit_models(args, X_train, masks):
+    """The study's fitted models by name, and their training seconds."""
     from . import AutoDecoder, ConvAutoEncoder
     from .callbacks import ProgressiveReconstructions
-    from .plotting import (
-        plot_error_vs_hole_size,
-        plot_interpolations,
-        plot_latent_tsne,
-        plot_masked_reconstructions,
-        plot_progressive_reconstructions,
-        plot_sample_spread,
-        plot_training_curves,
-    )
-    from .report import STUDY_MODELS, compare, fit_study, wide_table
+    from .report import fit_study
 
-    progress = not args.quiet
-    X_train, y_train, X_test, y_test, image_shape = data
     common = {
         "latent_dim": args.latent_dim,
         "channels": args.channels,
@@ -389,14 +398,9 @@ def _compare(args, command, data, masks, start):
         "device": args.device,
         "random_state": args.random_state,
     }
+    names = ("n_init", "neighbor_weight", "transform_max_iter", "transform_init")
+    extra = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     follow = list(range(min(8, len(X_train))))
-    extra = {} if args.n_init is None else {"n_init": args.n_init}
-    if args.neighbor_weight is not None:
-        extra["neighbor_weight"] = args.neighbor_weight
-    if args.transform_max_iter is not None:
-        extra["transform_max_iter"] = args.transform_max_iter
-    if args.transform_init is not None:
-        extra["transform_init"] = args.transform_init
     autodecoder = AutoDecoder(
         **extra,
         callbacks=[
@@ -414,18 +418,85 @@ def _compare(args, command, data, masks, start):
         refine_max_iter=100
         if args.transform_max_iter is None
         else args.transform_max_iter,
-        progress=progress,
+        progress=not args.quiet,
     )
     models = study.models
     if args.ablations:
         models.update(_ablations(models["autodecoder"]))
+    return models, study.fit_seconds
+
+
+def _figure(name, args, models, data, masks, results):
+    """The figure ``name`` of :data:`_FIGURES`."""
+    from . import plotting
+    from .report import STUDY_MODELS
+
+    X_train, y_train, X_test, _, image_shape = data
+    ad = models["autodecoder"]
+    if name == "masked_reconstructions":
+        networks = [
+            n for n in STUDY_MODELS if n in models and n != "autoencoder + refinement"
+        ]
+        return plotting.plot_masked_reconstructions(
+            {n: models[n] for n in networks}, X_test, masks, image_shape=image_shape
+        )
+    if name == "sample_spread":
+        return plotting.plot_sample_spread(
+            ad,
+            X_test,
+            masks[_spread_size(masks)],
+            image_shape=image_shape,
+            n_images=6,
+            n_samples=_SPREAD_SAMPLES,
+            random_state=args.random_state,
+        )
+    if name == "error_vs_hole_size":
+        return plotting.plot_error_vs_hole_size(results)
+    pair = {n: models[n] for n in ("autoencoder", "autodecoder")}
+    if name == "interpolation":
+        n_pairs = min(4, len(X_test) // 2)
+        return plotting.plot_interpolations(
+            pair,
+            X_test[:n_pairs],
+            X_test[n_pairs : 2 * n_pairs],
+            image_shape=image_shape,
+        )
+    if name == "progressive_reconstructions":
+        return plotting.plot_progressive_reconstructions(
+            ad, X=X_train, image_shape=image_shape
+        )
+    if name == "latent_tsne":
+        n_tsne = min(len(X_train), 1000)
+        codes = {
+            "autoencoder": models["autoencoder"].transform(X_train[:n_tsne]),
+            "autodecoder": ad.latents_[:n_tsne],
+        }
+        return plotting.plot_latent_tsne(
+            codes, y_train[:n_tsne], random_state=args.random_state
+        )
+    return plotting.plot_training_curves(pair)
+
+
+def _spread_size(masks):
+    return list(masks)[len(masks) // 2]  # the middle hole size
+
+
+def _compare(args, command, data, masks, start):
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    from .report import compare, wide_table
+
+    progress = not args.quiet
+    X_train, _, X_test, _, image_shape = data
+    models, fit_seconds = _fit_models(args, X_train, masks)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # rows with no observed entry
         results = compare(
-            models, X_test, masks, fit_seconds=study.fit_seconds, progress=progress
+            models, X_test, masks, fit_seconds=fit_seconds, progress=progress
         )
     results.insert(0, "dataset", args.dataset)
-    os.makedirs(args.out, exist_ok=True)
     results.to_csv(os.path.join(args.out, "results.csv"), index=False)
 
     steps = list(_FIGURES)
@@ -433,62 +504,13 @@ def _compare(args, command, data, masks, start):
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc="figures")
-    networks = [
-        n for n in STUDY_MODELS if n in models and n != "autoencoder + refinement"
-    ]
-    n_pairs = min(4, len(X_test) // 2)
-    n_tsne = min(len(X_train), 1000)
-    spread_size = list(masks)[len(masks) // 2]  # the middle hole size
+    for name in steps:
+        fig = _figure(name, args, models, data, masks, results)
+        _save(fig, os.path.join(args.out, f"{name}.png"))
     figures = dict(_FIGURES)
     figures["sample_spread"] = figures["sample_spread"].format(
-        size=spread_size, n_samples=_SPREAD_SAMPLES
+        size=_spread_size(masks), n_samples=_SPREAD_SAMPLES
     )
-    for name in steps:
-        if name == "masked_reconstructions":
-            fig = plot_masked_reconstructions(
-                {n: models[n] for n in networks},
-                X_test,
-                masks,
-                image_shape=image_shape,
-            )
-        elif name == "sample_spread":
-            fig = plot_sample_spread(
-                models["autodecoder"],
-                X_test,
-                masks[spread_size],
-                image_shape=image_shape,
-                n_images=6,
-                n_samples=_SPREAD_SAMPLES,
-                random_state=args.random_state,
-            )
-        elif name == "error_vs_hole_size":
-            fig = plot_error_vs_hole_size(results)
-        elif name == "interpolation":
-            fig = plot_interpolations(
-                {n: models[n] for n in ("autoencoder", "autodecoder")},
-                X_test[:n_pairs],
-                X_test[n_pairs : 2 * n_pairs],
-                image_shape=image_shape,
-            )
-        elif name == "progressive_reconstructions":
-            fig = plot_progressive_reconstructions(
-                models["autodecoder"], X=X_train, image_shape=image_shape
-            )
-        elif name == "latent_tsne":
-            fig = plot_latent_tsne(
-                {
-                    "autoencoder": models["autoencoder"].transform(X_train[:n_tsne]),
-                    "autodecoder": models["autodecoder"].latents_[:n_tsne],
-                },
-                y_train[:n_tsne],
-                random_state=args.random_state,
-            )
-        else:
-            fig = plot_training_curves(
-                {n: models[n] for n in ("autoencoder", "autodecoder")}
-            )
-        _save(fig, os.path.join(args.out, f"{name}.png"))
-
     seconds = time.perf_counter() - start
     _write_report(
         os.path.join(args.out, "report.md"),
@@ -526,11 +548,6 @@ def main(argv=None):
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, _sizes(value) if key == "mask_sizes" else value)
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            parser.error(f"--device {args.device}: CUDA is not available here.")
     if args.threads is not None:
         import torch
 
@@ -546,7 +563,8 @@ def main(argv=None):
 
         data = _load(args)
         masks = {s: center_mask(data[-1], s) for s in args.mask_sizes}
-    except (FileNotFoundError, ValueError) as exc:
+        os.makedirs(args.out, exist_ok=True)
+    except (OSError, ValueError) as exc:
         print(f"skautodec compare: error: {exc}", file=sys.stderr)
         return 2
     _compare(args, command, data, masks, start)

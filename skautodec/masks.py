@@ -5,12 +5,17 @@ every channel; they are flattened in ``(C, H, W)`` order like the rows the
 estimators take.
 """
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 
 __all__ = ["center_mask", "random_mask", "half_mask", "block_mask", "mar_mask"]
+
+# Smallest side of a square image inferred from n_features (8x8: the digits);
+# smaller squares (4, 9, ..., 49 features) are far likelier tables.
+MIN_INFERRED_SIDE = 8
 
 
 def _is_int(value):
@@ -42,6 +47,67 @@ def _chw(image_shape):
             f"got {image_shape!r}."
         )
     return tuple(int(s) for s in shape)
+
+
+def image_shape_of(n_features, image_shape=None, *, required=False):
+    """How rows of ``n_features`` are images: the one rule of the package.
+
+    ``image_shape`` ((C, H, W) or (H, W)) is checked against ``n_features``;
+    None infers ``(1, s, s)`` when ``n_features == s * s`` with
+    ``s >= MIN_INFERRED_SIDE``, and otherwise returns None (tabular rows) or,
+    with ``required``, raises a ValueError asking for ``image_shape``.
+    """
+    if image_shape is not None:
+        shape = _chw(image_shape)
+        if math.prod(shape) != n_features:
+            raise ValueError(
+                f"image_shape={shape} has {math.prod(shape)} entries, but X has "
+                f"{n_features} features."
+            )
+        return shape
+    side = math.isqrt(n_features)
+    if side * side == n_features and side >= MIN_INFERRED_SIDE:
+        return (1, side, side)
+    if required:
+        raise ValueError(
+            f"Rows of {n_features} features are not inferred to be images (a "
+            f"square of side {MIN_INFERRED_SIDE} or more): pass "
+            "image_shape=(C, H, W)."
+        )
+    return None
+
+
+def check_mask(mask, shape):
+    """Validate ``mask`` (True = missing) against data of ``shape``.
+
+    Returns a boolean array of ``shape`` (a new array; the input is not
+    modified). A mask of shape ``(n_features,)`` is shared by all rows; 0 and
+    1 are taken as False and True.
+    """
+    if mask is None:
+        return np.zeros(shape, dtype=bool)
+    if hasattr(mask, "toarray") or hasattr(mask, "tocsr"):
+        raise TypeError("mask must be a dense array; got a sparse matrix.")
+    mask = np.asarray(mask)
+    if mask.dtype != bool:
+        if mask.dtype.kind not in "iuf":
+            raise TypeError(
+                f"mask must be boolean (True = missing); got dtype {mask.dtype}."
+            )
+        if not np.isin(mask, (0, 1)).all():
+            raise ValueError(
+                "mask must be boolean (True = missing); got values other than 0 and 1."
+            )
+        mask = mask.astype(bool)
+    n_samples, n_features = shape
+    if mask.shape == (n_features,):
+        return np.broadcast_to(mask, shape).copy()
+    if mask.shape != (n_samples, n_features):
+        raise ValueError(
+            f"mask has shape {mask.shape}, but X has shape {shape}; expected "
+            f"({n_samples}, {n_features}) or ({n_features},)."
+        )
+    return mask.copy()
 
 
 def _check_size(size, height, width):

@@ -9,8 +9,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.metadata_routing import MetadataRequest, _routing_enabled
 
-from ._base import check_mask
-from .masks import _chw, block_mask, center_mask, random_mask
+from .masks import (
+    _chw,
+    block_mask,
+    center_mask,
+    check_mask,
+    image_shape_of,
+    random_mask,
+)
 
 __all__ = ["masked_reconstruction_scorer"]
 
@@ -69,7 +75,8 @@ def masked_reconstruction_scorer(
         ``"block"``: one square at a random place in each image.
     image_shape : tuple of int (C, H, W) or (H, W), or None, default=None
         Image shape for ``"center"`` and ``"block"``. None infers
-        ``(1, s, s)`` when ``n_features`` is a perfect square ``s * s``.
+        ``(1, s, s)`` when ``n_features`` is a perfect square ``s * s`` with
+        ``s >= 8``, as the estimators do.
     size : int or None, default=None
         Side of the hidden square for ``"center"`` and ``"block"``; None
         derives it from ``missing_fraction``.
@@ -175,20 +182,7 @@ class _MaskedReconstructionScorer:
                 self.missing_fraction,
                 random_state=check_random_state(self.random_state),
             )
-        shape = self.image_shape
-        if shape is None:
-            side = math.isqrt(n_features)
-            if side * side != n_features:
-                raise ValueError(
-                    f"pattern={self.pattern!r} needs image_shape: X has "
-                    f"{n_features} features, not a square image."
-                )
-            shape = (1, side, side)
-        if math.prod(shape) != n_features:
-            raise ValueError(
-                f"image_shape={shape} has {math.prod(shape)} entries, but X has "
-                f"{n_features} features."
-            )
+        shape = image_shape_of(n_features, self.image_shape, required=True)
         size = self.size
         if size is None:
             size = max(1, round(math.sqrt(self.missing_fraction) * min(shape[1:])))

@@ -6,12 +6,11 @@ in [0, 1]; values outside are clipped for display. Every function returns a
 ``matplotlib.figure.Figure``.
 """
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
 
-from ._base import check_mask
+from .masks import check_mask, image_shape_of
 from .report import interpolate, reconstruct
 
 __all__ = [
@@ -40,22 +39,7 @@ def _pyplot():
 
 
 def _resolve_shape(image_shape, n_features):
-    if image_shape is None:
-        side = math.isqrt(n_features)
-        if side * side != n_features:
-            raise ValueError(
-                f"Rows have {n_features} features, not a square number: pass "
-                "image_shape=(C, H, W)."
-            )
-        return (1, side, side)
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) == 2:
-        shape = (1, *shape)
-    if len(shape) != 3 or math.prod(shape) != n_features:
-        raise ValueError(
-            f"image_shape={image_shape!r} does not match rows of {n_features} features."
-        )
-    return shape
+    return image_shape_of(n_features, image_shape, required=True)
 
 
 def _to_rgb(images, image_shape):
@@ -85,7 +69,7 @@ def image_grid(images, image_shape=None, *, nrow=8, padding=1, pad_value=1.0):
     ----------
     images : array-like of shape (n_images, n_features)
     image_shape : tuple of int (C, H, W) or (H, W), or None, default=None
-        None infers ``(1, s, s)`` from square rows.
+        None infers ``(1, s, s)`` from rows of ``s * s`` features, ``s >= 8``.
     nrow : int, default=8
         Images per row of the grid.
     padding : int, default=1
@@ -100,7 +84,7 @@ def image_grid(images, image_shape=None, *, nrow=8, padding=1, pad_value=1.0):
     --------
     >>> import numpy as np
     >>> from skautodec.plotting import image_grid
-    >>> image_grid(np.zeros((6, 16)), nrow=3, padding=1).shape
+    >>> image_grid(np.zeros((6, 16)), (4, 4), nrow=3, padding=1).shape
     (11, 16, 3)
     """
     images = np.asarray(images, dtype=np.float32)

@@ -17,8 +17,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils import Bunch
 
-from ._base import check_mask
 from ._baselines import KNNFill, MeanFill, PCAFill
+from .masks import check_mask
 
 __all__ = [
     "KNNFill",

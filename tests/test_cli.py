@@ -141,3 +141,38 @@ def test_compare_bad_arguments(tmp_path, capsys):
 def test_epoch_schedule():
     assert _epoch_schedule(30) == [0, 1, 2, 4, 8, 15, 30]
     assert _epoch_schedule(1) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--device", "bogus"], "device='bogus' is not a valid torch device"),
+        (["--device", "tpu"], "is not"),
+        (["--random-state", "-1"], "non-negative integer"),
+        (["--threads", "0"], "positive integer"),
+    ],
+)
+def test_bad_arguments_are_one_argparse_error(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["compare", *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [ln for ln in err.splitlines() if "error:" in ln]
+    assert line.startswith("skautodec compare: error: argument") and message in line
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--device", "cuda"])
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("")
+    args = ["compare", "--n-train", "20", "--n-test", "5", "--out", str(target)]
+    assert main(args + FAST) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skautodec compare: error:") and err.count("\n") == 1

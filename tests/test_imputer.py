@@ -1,5 +1,7 @@
 """LatentImputer: a drop-in imputer built on the latent models."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -305,3 +307,53 @@ def test_sample_posterior_needs_sample(X_missing):
     )
     with pytest.raises(ValueError, match="sample"):
         imputer.fit(X_missing)
+
+
+def _with_empty_column(X_tab):
+    X = X_tab.astype(np.float64).copy()
+    X[::4, 0] = np.nan
+    X[:, 2] = np.nan
+    return X
+
+
+def test_empty_features_are_dropped_with_a_warning(X_tab):
+    X = _with_empty_column(X_tab)
+    imputer = LatentImputer(
+        AutoDecoder(latent_dim=2, max_epochs=2, transform_max_iter=5, random_state=0),
+        n_estimators=2,
+    ).fit(X)
+    with pytest.warns(UserWarning, match=r"Skipping features .*\[2\]"):
+        out = imputer.transform(X)
+    assert out.shape == (len(X), X.shape[1] - 1)
+    assert not np.isnan(out).any()
+    np.testing.assert_array_equal(out[1:4, 2:], X[1:4, 3:])  # observed, unchanged
+    names = imputer.get_feature_names_out()
+    assert names.tolist() == ["x0", "x1", "x3", "x4", "x5"]
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=list("abcdef"))
+    imputer.set_output(transform="pandas").fit(df)
+    with pytest.warns(UserWarning, match=r"Skipping features .*\['c'\]"):
+        assert imputer.transform(df).columns.tolist() == list("abdef")
+
+
+def test_keep_empty_features_fills_them_with_zero(X_tab):
+    X = _with_empty_column(X_tab)
+    imputer = LatentImputer(
+        AutoDecoder(latent_dim=2, max_epochs=2, transform_max_iter=5, random_state=0),
+        n_estimators=1,
+        keep_empty_features=True,
+    ).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        out = imputer.transform(X)
+    assert out.shape == X.shape
+    np.testing.assert_array_equal(out[:, 2], 0.0)
+    assert len(imputer.get_feature_names_out()) == X.shape[1]
+
+
+def test_tiny_table_warns_once(X_tab):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        LatentImputer(AutoDecoder(max_epochs=1, random_state=0)).fit(X_tab[:5])
+    few = [w for w in record if "too few" in str(w.message)]
+    assert len(few) == 1 and "fit got 5 row(s)" in str(few[0].message)

@@ -148,7 +148,9 @@ def test_non_square_image_shape(Estimator):
 
 
 @pytest.mark.parametrize("Estimator", [AutoDecoder, ConvAutoEncoder])
-@pytest.mark.parametrize("image_shape", [(1, 8, 9), (8, 8), (1, 0, 64), (1.0, 8, 8)])
+@pytest.mark.parametrize(
+    "image_shape", [(1, 8, 9), (8, 8, 1, 1), (1, 0, 64), (1.0, 8, 8)]
+)
 def test_bad_image_shape(Estimator, image_shape, X_img):
     with pytest.raises(ValueError, match="image_shape"):
         Estimator(**TINY, image_shape=image_shape).fit(X_img[:5])

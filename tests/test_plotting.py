@@ -59,7 +59,7 @@ def test_image_grid_layout():
     np.testing.assert_array_equal(grid[1:3, 1:3], 0.0)
     with pytest.raises(ValueError, match="square"):
         image_grid(np.zeros((2, 5)))
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match="has 9 entries, but X has 4 features"):
         image_grid(np.zeros((2, 4)), image_shape=(1, 3, 3))
 
 

@@ -186,14 +186,21 @@ def test_mask_of_zeros_and_ones_is_accepted(name, X, fitted):
     [
         ({"image_shape": (1, 3, 3)}, r"image_shape=\(1, 3, 3\) has 9 entries.*16 feat"),
         ({"image_shape": (2, 4, 4)}, r"has 32 entries, but X has 16 features"),
-        ({"image_shape": (4, 4)}, r"three positive integers \(C, H, W\)"),
-        ({"image_shape": (1, -4, -4)}, "three positive integers"),
-        ({"image_shape": (1, 4.0, 4)}, "three positive integers"),
+        ({"image_shape": (4, 4, 1, 1)}, r"\(C, H, W\) or \(H, W\) of positive"),
+        ({"image_shape": (1, -4, -4)}, "of positive integers"),
+        ({"image_shape": (1, 4.0, 4)}, "of positive integers"),
     ],
 )
 def test_image_shape_inconsistent_with_n_features(name, params, match, X):
     with pytest.raises(ValueError, match=match):
         make(name, **params).fit(X)
+
+
+@names
+def test_image_shape_of_height_and_width_is_one_channel(name, X):
+    # the one image-shape rule of skautodec.masks: (H, W) is (1, H, W)
+    est = make(name, image_shape=(4, 4)).fit(X)
+    assert est._image_shape == (1, 4, 4)
 
 
 COMMON_BAD_PARAMS = [
@@ -423,3 +430,57 @@ def test_constant_data_fits_without_runtime_warnings(name):
         warnings.simplefilter("error", RuntimeWarning)
         Z = make(name, max_epochs=1).fit_transform(np.ones((6, F)))
     assert np.isfinite(Z).all()
+
+
+# ------------------------------------------------- settings that do nothing
+@names
+def test_max_epochs_zero_warns(name, X):
+    with pytest.warns(UserWarning, match="max_epochs=0: fit trains nothing"):
+        make(name, max_epochs=0).fit(X)
+
+
+@names
+@pytest.mark.parametrize("n_rows", [1, 2, 5])
+def test_too_few_rows_warn_once_with_the_count(name, n_rows, X):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        make(name, max_epochs=1).fit(X[:n_rows])
+    few = [w for w in record if "too few" in str(w.message)]
+    assert len(few) == 1
+    assert f"fit got {n_rows} row(s), fewer than 10" in str(few[0].message)
+
+
+@names
+def test_enough_rows_do_not_warn(name, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        make(name, max_epochs=1).fit(X)
+
+
+def test_few_rows_follow_twice_the_code_size(X):
+    with pytest.warns(UserWarning, match=r"fewer than 16 .*latent_dim=8"):
+        make("AutoDecoder", latent_dim=8, max_epochs=1).fit(X[:12])
+
+
+def test_zero_steps_from_zero_codes_warn(X):
+    est = make("AutoDecoder", transform_init="zeros", transform_max_iter=0).fit(X)
+    with pytest.warns(UserWarning, match="transform_max_iter=0 with transform_init"):
+        Z = est.transform(X)
+    np.testing.assert_array_equal(Z, 0.0)
+    # from the closest training codes, zero steps still give a code: no warning
+    est.set_params(transform_init="nearest")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.transform(X)
+
+
+@names
+def test_reconstruct_warns_about_features_empty_in_fit(name, X):
+    Xm = X.copy()
+    Xm[:, [3, 5]] = np.nan
+    est = make(name, max_epochs=1).fit(Xm)
+    with pytest.warns(UserWarning, match=r"2 feature\(s\) had no observed .*\[3, 5\]"):
+        est.reconstruct(Xm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        make(name, max_epochs=1).fit(X).reconstruct(X)
