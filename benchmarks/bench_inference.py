@@ -189,9 +189,9 @@ def _hand_loop(X, params, seed):
     torch.manual_seed(seed)
     Xn = torch.as_tensor((X - X.mean(0)) / X.std())
     decoder = make_decoder(
-        probe._latent_dim, X.shape[1], probe._image_shape, probe._channels
+        probe.latent_dim_, X.shape[1], probe.image_shape_, probe.channels_
     )
-    codes = torch.nn.Embedding(len(X), probe._latent_dim)
+    codes = torch.nn.Embedding(len(X), probe.latent_dim_)
     opt = torch.optim.Adam(
         [
             {"params": decoder.parameters(), "weight_decay": probe.weight_decay},
@@ -243,7 +243,7 @@ def _step_flops(model):
 
     from skautodec._latent import frozen
 
-    z = torch.zeros(8, model._latent_dim, requires_grad=True)
+    z = torch.zeros(8, model.latent_dim_, requires_grad=True)
     with (
         frozen(model._get_decoder()) as decoder,
         FlopCounterMode(display=False) as counter,
@@ -265,7 +265,7 @@ def _matmul_rate(seconds=1.0, n=2048):
 
 def batch_table(model, X, steps):
     model = model.set_params(tol=0.0, transform_max_iter=steps)
-    n_steps = model._transform_steps  # what "auto" resolved to
+    n_steps = model._test_time().max_iter  # what "auto" resolved to
     start = time.perf_counter()
     batched = model.transform(X)
     t_batch = time.perf_counter() - start

@@ -21,7 +21,8 @@ centered data is shrunk to :math:`s_k - \\tau` with
 :class:`~skautodec.AutoDecoder` always builds a nonlinear decoder, so the
 linear one is written here in a few lines of PyTorch, with the same loss.
 New rows are encoded with the function ``AutoDecoder.transform`` uses
-(``skautodec._latent.optimize_latents``, private): with a linear decoder the
+(``skautodec._latent.optimize_latents``, private, fed the rows' observed
+entries as a ``MissingEntries`` observation): with a linear decoder the
 code it finds is a ridge regression on the observed entries, here checked
 against its closed form.
 """
@@ -33,6 +34,7 @@ from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 
 from skautodec._latent import optimize_latents
+from skautodec._observation import MissingEntries
 from skautodec.datasets import load_digits_images
 from skautodec.masks import center_mask
 
@@ -123,8 +125,7 @@ hidden = center_mask((8, 8), 4)
 observed = np.broadcast_to(~hidden, X_test.shape).astype(np.float32)
 result = optimize_latents(
     decoder,
-    X_test,
-    observed,
+    MissingEntries(X_test, observed),
     np.zeros((len(X_test), latent_dim), dtype=np.float32),
     penalty=latent_penalty,
     max_iter=500,

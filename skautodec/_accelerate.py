@@ -20,8 +20,7 @@ import torch
 from skorch.callbacks import LRScheduler
 from skorch.hf import AccelerateMixin
 
-from ._autodecoder import _AutoDecoderNet
-from ._autoencoder import _AutoEncoderNet
+from ._nets import _AutoDecoderNet, _AutoEncoderNet
 
 
 class _AccelerateNetMixin(AccelerateMixin):

@@ -6,29 +6,11 @@ import numpy as np
 import torch
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
-from skorch.utils import to_tensor
-from torch import nn
 
 from ._base import _BaseLatentModel
-from ._latent import row_loss
 from ._modules import AutoEncoderModule
-
-
-class _AutoEncoderNet(NeuralNet):
-    """skorch net reconstructing ``X["x"]``; ``X["observed"]`` masks the loss."""
-
-    def infer(self, x, **fit_params):
-        return self.module_(to_tensor(x["x"], device=self.device))
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        recon, _ = y_pred
-        target = to_tensor(y_true, device=self.device)
-        observed = None
-        if isinstance(X, dict) and "observed" in X:
-            observed = to_tensor(X["observed"], device=self.device)
-        return row_loss(recon, target, observed).mean()
+from ._nets import _AutoEncoderNet, decoder_spec
+from ._observation import ObservationLoss
 
 
 class ConvAutoEncoder(_BaseLatentModel):
@@ -46,11 +28,15 @@ class ConvAutoEncoder(_BaseLatentModel):
     ----------
     latent_dim : int, default=64
         Size of the codes.
-    image_shape : tuple of int (C, H, W) or None, default=None
+    image_shape : tuple of int (C, H, W) or (H, W), or None, default=None
         How a row is an image. None infers ``(1, s, s)`` when ``n_features`` is
         a perfect square ``s * s`` with ``s >= 8`` (64 features or more);
         otherwise rows are tabular. Pass it for smaller images, and for
         tables of a square number of features that are not images.
+    module : torch.nn.Module class or instance, or None, default=None
+        The decoder, as for :class:`AutoDecoder` (``module__*`` parameters
+        are its arguments); None is the AutoDecoder's built-in decoder. The
+        encoder is always the built-in one.
     channels : int, default=32
         Width of the networks: convolution channels at full resolution (up to
         four times more at coarser scales); tabular networks have
@@ -98,11 +84,20 @@ class ConvAutoEncoder(_BaseLatentModel):
     verbose : int, default=0
         1 prints skorch's per-epoch log and shows a progress bar for long
         refinements.
+    **kwargs
+        ``module__*`` (arguments of the decoder class) and ``optimizer__*``
+        (of ``torch.optim.Adam``), as in skorch.
 
     Attributes
     ----------
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_.encoder`` and ``net_.module_.decoder``.
+    decoder_ : torch.nn.Module
+        The fitted decoder.
+    latent_dim_, channels_, max_epochs_ : int
+        The sizes used (the parameters).
+    image_shape_ : tuple or None
+        The image shape used, None for tabular rows.
     history_ : skorch.History
         Per-epoch training log.
     n_iter_ : int
@@ -135,6 +130,7 @@ class ConvAutoEncoder(_BaseLatentModel):
 
     _parameter_constraints: dict = {
         **_BaseLatentModel._parameter_constraints,
+        "module": [type, torch.nn.Module, callable, None],
         "accelerator": [HasMethods(["prepare", "backward"]), None],
         "fill_value": [Interval(Real, None, None, closed="neither")],
         "transform_penalty": [Interval(Real, 0, None, closed="left")],
@@ -145,6 +141,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         latent_dim=64,
         *,
         image_shape=None,
+        module=None,
         channels=32,
         fill_value=0.0,
         weight_decay=1e-5,
@@ -161,9 +158,11 @@ class ConvAutoEncoder(_BaseLatentModel):
         accelerator=None,
         random_state=None,
         verbose=0,
+        **kwargs,
     ):
         self.latent_dim = latent_dim
         self.image_shape = image_shape
+        self.module = module
         self.channels = channels
         self.fill_value = fill_value
         self.weight_decay = weight_decay
@@ -180,6 +179,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
+        self._set_routed(kwargs)
 
     def _encoder_input(self, X, missing):
         """Scaled input of the encoder: missing entries get ``fill_value``."""
@@ -204,49 +204,41 @@ class ConvAutoEncoder(_BaseLatentModel):
         -------
         self : ConvAutoEncoder
         """
-        warm = self._can_warm_start()
-        device = self._check_device()
-        X = self._validate_X(X, reset=not warm)
-        missing = self._missing(X, mask)
-        self._check_observed(missing)
-        if not warm:
-            self._image_shape = self._resolve_image_shape(X.shape[1])
-            self._set_scaling(X, missing)
-        self._resolve_sizes(*X.shape, warm)
-        Xn, observed = self._prepare(X, missing)
+        X, missing, _, device = self._start_fit(X, mask)
+        observation = self._observe(X, missing)
         X_dict = {"x": self._encoder_input(X, missing)}
-        if observed is not None:
-            X_dict["observed"] = observed
+        if observation.observed is not None:
+            X_dict["observed"] = observation.observed
 
         def build_net():
-            from ._accelerate import make_net
-
-            return make_net(
+            sizes = self._decoder_sizes()
+            decoder, decoder_kwargs = None, None  # None: built beside the encoder
+            if self.module is not None:
+                decoder, params = decoder_spec(
+                    self.module, self._routed("module__"), sizes
+                )
+                decoder_kwargs = {k[len("module__") :]: v for k, v in params.items()}
+            return self._net(
                 _AutoEncoderNet,
-                self.accelerator,
-                module=AutoEncoderModule,
-                **self._module_params(),
-                criterion=nn.MSELoss,
-                optimizer=torch.optim.Adam,
-                optimizer__weight_decay=self.weight_decay,
-                lr=self.lr,
-                max_epochs=self._max_epochs,
-                batch_size=self.batch_size,
-                iterator_train__shuffle=True,
-                train_split=None,
-                callbacks=self._callbacks(),
-                device=device,
-                verbose=self.verbose,
+                AutoEncoderModule,
+                device,
+                **{f"module__{k}": v for k, v in sizes.items()},
+                module__decoder=decoder,
+                module__decoder_kwargs=decoder_kwargs,
+                criterion=ObservationLoss,
             )
 
-        self._train(build_net, X_dict, Xn, self._draw_seed(), device)
+        self._train(build_net, X_dict, observation.values, self._draw_seed(), device)
         return self
+
+    def _decoder_of(self, module):
+        return module.decoder
 
     def _get_decoder(self):
         return self.net_.module_.decoder
 
     def _encode(self, Xe):
-        return self._apply(self.net_.module_.encoder, Xe, self._latent_dim)
+        return self._apply(self.net_.module_.encoder, Xe, self.latent_dim_)
 
     def transform(self, X, mask=None):
         """Encode ``X``; missing entries are filled with ``fill_value`` first.
@@ -265,13 +257,10 @@ class ConvAutoEncoder(_BaseLatentModel):
         -------
         Z : ndarray of shape (n_samples, latent_dim), float32
         """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        missing = self._missing(X, mask)
-        self._check_range(X, missing)
-        self._warn_empty_rows(missing)
+        X, missing, observation = self._observe_rows(X, mask)
         codes = self._encode(self._encoder_input(X, missing))
         if self.transform_max_iter == 0:
             return codes
-        Xn, observed = self._prepare(X, missing)
-        return self._optimize(Xn, observed, codes, self.transform_penalty)
+        return self._optimize(
+            observation, codes, self.transform_penalty, self.transform_max_iter
+        )

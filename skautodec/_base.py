@@ -1,6 +1,5 @@
-"""Shared base of the estimators: validation, masks, scaling, decoding, scoring."""
+"""Shared base of the estimators: validation, scaling, the net, decoding, scoring."""
 
-import contextlib
 import math
 import warnings
 from numbers import Integral, Real
@@ -16,11 +15,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import Callback
 
+from ._accelerate import make_net
 from ._latent import frozen, optimize_latents
+from ._nets import _seeded, _StopOnDivergence, check_decoder, check_device
+from ._observation import MissingEntries
+from ._resolve import resolve_fit
 from .masks import check_mask, image_shape_of
 
+# Prefixes of the parameters routed to skorch, as skorch routes them.
+_ROUTED = ("module__", "optimizer__")
 _TRANSFORM_BATCH = 1024
 # Codes fitted at once: at most _TRANSFORM_BATCH, and at most this many
 # entries (codes x features), which bounds the decoder's activations.
@@ -32,65 +36,87 @@ _MAX_SCALED = 1e15
 _MIN_ROWS = 10
 
 
-def check_device(device):
-    """``device`` as a string torch understands, or a ValueError saying why not
-    (an unknown name, or CUDA / MPS not available here)."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise ValueError(f"device={device!r} is not a valid torch device.") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
+class _RoutedParamsMixin:
+    """skorch's routing of ``module__*`` and ``optimizer__*`` parameters:
+    taken by ``__init__`` and ``set_params``, listed by ``get_params`` (so
+    ``clone`` and ``GridSearchCV`` see them) and passed to the net."""
+
+    def _set_routed(self, kwargs):
+        """Store ``module__*`` and ``optimizer__*`` keyword arguments (skorch's
+        routing); anything else is a TypeError, as for any ``__init__``."""
+        for key, value in kwargs.items():
+            if not key.startswith(_ROUTED):
+                raise TypeError(
+                    f"{type(self).__name__}.__init__() got an unexpected keyword "
+                    f"argument {key!r}; only module__* and optimizer__* are "
+                    "passed on."
+                )
+            setattr(self, key, value)
+
+    def _routed(self, prefix):
+        """The ``prefix`` parameters (``"module__"``...), prefix removed."""
+        return {
+            key[len(prefix) :]: value
+            for key, value in vars(self).items()
+            if key.startswith(prefix)
+        }
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator, ``module__*`` and ``optimizer__*``
+        included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also the parameters of contained estimators.
+
+        Returns
+        -------
+        params : dict
+        """
+        params = super().get_params(deep=deep)
+        params.update((k, v) for k, v in vars(self).items() if k.startswith(_ROUTED))
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``module__*`` and ``optimizer__*`` are kept for the
+        next ``fit`` (skorch's routing).
+
+        Parameters
+        ----------
+        **params : dict
+
+        Returns
+        -------
+        self
+        """
+        for key in [k for k in params if k.startswith(_ROUTED)]:
+            setattr(self, key, params.pop(key))
+        return super().set_params(**params)
+
+    def _optimizer_params(self):
+        """``optimizer__*`` arguments of the net: the user's, then the
+        estimator's own (``lr`` and ``weight_decay`` are parameters)."""
+        user = self._routed("optimizer__")
+        taken = {"lr", "weight_decay", "param_groups"} & set(user)
+        if taken:
             raise ValueError(
-                f"device={device!r} was requested, but CUDA is not available "
-                "on this machine; use device='cpu'."
+                f"optimizer__{sorted(taken)[0]} is set by the estimator: use its "
+                "lr, weight_decay (and latent_lr) parameters."
             )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} was requested, but only "
-                f"{torch.cuda.device_count()} CUDA device(s) are available."
-            )
-    elif dev.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValueError(
-                f"device={device!r} was requested, but MPS is not available "
-                "on this machine; use device='cpu'."
-            )
-    elif dev.type != "cpu":
-        raise ValueError(f"device={device!r} is not supported; use 'cpu' or 'cuda'.")
-    return str(dev)
-
-
-@contextlib.contextmanager
-def _seeded(seed, device):
-    """Seed torch with ``seed`` without touching the global RNG state."""
-    dev = torch.device(device)
-    devices = []
-    if dev.type == "cuda":
-        devices = [dev.index if dev.index is not None else torch.cuda.current_device()]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-class _StopOnDivergence(Callback):
-    """Stop training with a clear error when the training loss is not finite."""
-
-    def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1, "train_loss"]
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"Training diverged: the loss became {loss} at epoch "
-                f"{len(net.history)}. Lower `lr` (now {net.lr})."
-            )
+        return {f"optimizer__{k}": v for k, v in user.items()} | {
+            "optimizer__weight_decay": self.weight_decay
+        }
 
 
 class _BaseLatentModel(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    _RoutedParamsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
     """Common code of AutoDecoder and ConvAutoEncoder. Not for direct use."""
 
     _empty_row_code = "the prior code (zeros)"
+    # fitted attributes a warm start keeps (the net keeps its sizes)
+    _kept_on_warm_start = ("latent_dim_", "channels_")
 
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
@@ -136,8 +162,25 @@ class _BaseLatentModel(
         # Always a fresh float32 array: the caller's data is never written to.
         return np.array(X, dtype=np.float32, copy=True)
 
-    def _resolve_image_shape(self, n_features):
-        return image_shape_of(n_features, self.image_shape)
+    def _start_fit(self, X, mask):
+        """What both ``fit`` methods do first: validate ``X`` and ``mask``,
+        set the scaling and the image shape (kept on warm start) and resolve
+        the "auto" settings (:func:`~skautodec._resolve.resolve_fit`) into
+        fitted attributes. Returns the validated ``X``, its missing entries,
+        whether the fit is warm and the device."""
+        warm = self._can_warm_start()
+        device = self._check_device()
+        X = self._validate_X(X, reset=not warm)
+        missing = self._missing(X, mask)
+        self._check_observed(missing)
+        if not warm:
+            self.image_shape_ = image_shape_of(X.shape[1], self.image_shape)
+            self._set_scaling(X, missing)
+        resolved = resolve_fit(self.get_params(deep=False), *X.shape, self.image_shape_)
+        for name, value in resolved.items():
+            if not (warm and name in self._kept_on_warm_start):
+                setattr(self, name, value)
+        return X, missing, warm, device
 
     def _missing(self, X, mask):
         """Boolean array, True where an entry is missing (``mask`` or NaN)."""
@@ -156,18 +199,18 @@ class _BaseLatentModel(
 
     def _warn_untrained(self, n_samples):
         """In fit: warn where training would learn nothing useful."""
-        if self._max_epochs == 0:
+        if self.max_epochs_ == 0:
             warnings.warn(
                 "max_epochs=0: fit trains nothing, and the decoder keeps its "
                 "random initial weights. Set max_epochs to 1 or more.",
                 UserWarning,
                 stacklevel=5,
             )
-        minimum = max(_MIN_ROWS, 2 * self._latent_dim)
+        minimum = max(_MIN_ROWS, 2 * self.latent_dim_)
         if n_samples < minimum:
             warnings.warn(
                 f"fit got {n_samples} row(s), fewer than {minimum} (at least "
-                f"{_MIN_ROWS}, and twice latent_dim={self._latent_dim}): too few "
+                f"{_MIN_ROWS}, and twice latent_dim={self.latent_dim_}): too few "
                 "to learn a decoder from; its reconstructions will say little.",
                 UserWarning,
                 stacklevel=5,
@@ -203,16 +246,6 @@ class _BaseLatentModel(
                 "X in the units the model was fitted on?"
             )
 
-    def _prepare(self, X, missing):
-        """Scale ``X`` and zero its missing entries; return (Xn, observed or None)."""
-        # entries under the mask may overflow here; they are zeroed below
-        with np.errstate(over="ignore", invalid="ignore"):
-            Xn = (X - self.offset_) / self.scale_
-        if not missing.any():
-            return Xn.astype(np.float32), None
-        Xn[missing] = 0.0
-        return Xn.astype(np.float32), (~missing).astype(np.float32)
-
     def _set_scaling(self, X, missing):
         """Per-feature mean and scale, from observed entries only.
 
@@ -233,7 +266,7 @@ class _BaseLatentModel(
         if not math.isfinite(scale) or scale < 1e-12:
             scale = 1.0
         self.offset_ = offset.astype(np.float32)
-        if self._image_shape is not None:
+        if self.image_shape_ is not None:
             self.scale_ = float(scale)
             return
         std = np.sqrt(np.divide(sq, counts, out=np.zeros_like(sq), where=counts > 0))
@@ -243,25 +276,6 @@ class _BaseLatentModel(
         self.scale_ = np.where(ok, std, scale).astype(np.float32)
 
     # ----------------------------------------------------------------- network
-    def _module_params(self):
-        """``module__*`` arguments of the skorch net: the module is built by
-        skorch from these, so a pickle holds no tensor outside ``module_``."""
-        params = dict(
-            latent_dim=self._latent_dim,
-            n_features=self.n_features_in_,
-            image_shape=self._image_shape,
-            channels=self._channels,
-        )
-        return {f"module__{key}": value for key, value in params.items()}
-
-    def _resolve_sizes(self, n_samples, n_features, warm):
-        """Set ``_latent_dim``, ``_channels`` (kept on warm start) and
-        ``_max_epochs`` from the parameters; subclasses resolve "auto"."""
-        if not warm:
-            self._latent_dim = self.latent_dim
-            self._channels = self.channels
-        self._max_epochs = self.max_epochs
-
     def _callbacks(self):
         return [_StopOnDivergence()] + list(self.callbacks or [])
 
@@ -274,21 +288,61 @@ class _BaseLatentModel(
         )
 
     def _train(self, build_net, X_dict, y, seed, device):
-        """Build the net (or reuse it on warm start) and train it, seeded."""
+        """Build the net (or reuse it on warm start), check its decoder and
+        train it, seeded."""
         self._warn_untrained(len(y))
         with _seeded(seed, device):
             if self._can_warm_start():
                 net = self.net_
-                net.max_epochs = self._max_epochs
-                net.partial_fit(X_dict, y)
+                net.max_epochs = self.max_epochs_
             else:
                 net = build_net()
-                net.fit(X_dict, y)
+                net.initialize()
+                module = net.module_
+                if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+                    module = module.module  # wrapped by accelerate
+                check_decoder(
+                    self._decoder_of(module),
+                    self.latent_dim_,
+                    self.n_features_in_,
+                    net.device or "cpu",
+                )
+            net.partial_fit(X_dict, y)
         self.net_ = net
         self._inference_cache = {}
         self.history_ = net.history
         self.n_iter_ = len(net.history)
-        self._n_features_out = self._latent_dim
+        self._n_features_out = self.latent_dim_
+
+    def _decoder_sizes(self):
+        """What the built-in decoders are built from."""
+        return {
+            "latent_dim": self.latent_dim_,
+            "n_features": self.n_features_in_,
+            "image_shape": self.image_shape_,
+            "channels": self.channels_,
+        }
+
+    def _net(self, net_class, module, device, **kwargs):
+        """The skorch net of ``fit`` (or its accelerate variant): the
+        estimator's shared settings, its ``optimizer__*`` parameters and
+        ``kwargs``."""
+        return make_net(
+            net_class,
+            self.accelerator,
+            module=module,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            **self._optimizer_params(),
+            max_epochs=self.max_epochs_,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            train_split=None,
+            callbacks=self._callbacks(),
+            device=device,
+            verbose=self.verbose,
+            **kwargs,
+        )
 
     def _cache(self):
         """What inference computes from the fitted model and keeps, and the
@@ -344,24 +398,42 @@ class _BaseLatentModel(
     def _decode_scaled(self, Z):
         return self._apply(self._get_decoder(), Z, self.n_features_in_)
 
-    @property
-    def _transform_steps(self):
-        return self.transform_max_iter
+    def _observe(self, X, missing):
+        """The observation of validated rows: scaled, missing entries zeroed
+        (:class:`~skautodec._observation.MissingEntries`; ``observed`` None
+        when nothing is missing)."""
+        # entries under the mask may overflow here; they are zeroed below
+        with np.errstate(over="ignore", invalid="ignore"):
+            Xn = (X - self.offset_) / self.scale_
+        if not missing.any():
+            return MissingEntries(Xn.astype(np.float32))
+        Xn[missing] = 0.0
+        return MissingEntries(Xn.astype(np.float32), (~missing).astype(np.float32))
 
-    def _optimize(self, Xn, observed, init, penalty, return_all=False):
-        """Codes fitted to the observed entries of ``Xn`` from ``init``;
-        records the steps each row ran in ``transform_n_iter_`` and warns
-        when rows reach ``transform_max_iter`` before ``tol``."""
+    def _observe_rows(self, X, mask):
+        """Validated rows of a test-time call (``check_is_fitted`` first),
+        their missing entries and their observation."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        missing = self._missing(X, mask)
+        self._check_range(X, missing)
+        self._warn_empty_rows(missing)
+        return X, missing, self._observe(X, missing)
+
+    def _optimize(self, observation, init, penalty, max_iter, return_all=False):
+        """Codes fitted to ``observation`` from ``init``; records the steps
+        each row ran in ``transform_n_iter_`` and warns when rows reach
+        ``transform_max_iter`` before ``tol``."""
+        width = self.n_features_in_
         fit = optimize_latents(
             self._get_decoder(),
-            Xn,
-            observed,
+            observation,
             init,
             penalty=penalty,
-            max_iter=self._transform_steps,
+            max_iter=max_iter,
             lr=self.transform_lr,
             tol=self.tol,
-            batch_size=max(1, min(_TRANSFORM_BATCH, _FIT_ENTRIES // Xn.shape[1])),
+            batch_size=max(1, min(_TRANSFORM_BATCH, _FIT_ENTRIES // width)),
             device=self._device,
             verbose=self.verbose,
             return_all=return_all,
@@ -372,7 +444,7 @@ class _BaseLatentModel(
         if stuck.any():
             warnings.warn(
                 f"{int(stuck.sum())} of {stuck.size} test-time code fits reached "
-                f"transform_max_iter={self._transform_steps} before their loss "
+                f"transform_max_iter={max_iter} before their loss "
                 f"stopped improving (tol={self.tol}). Increase transform_max_iter "
                 "or tol.",
                 ConvergenceWarning,
@@ -423,10 +495,10 @@ class _BaseLatentModel(
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=np.float32, input_name="Z", accept_sparse=False)
-        if Z.shape[1] != self._latent_dim:
+        if Z.shape[1] != self.latent_dim_:
             raise ValueError(
                 f"Z has {Z.shape[1]} columns, but {type(self).__name__} has "
-                f"latent_dim={self._latent_dim}."
+                f"latent_dim={self.latent_dim_}."
             )
         return self._decode_scaled(Z) * np.float32(self.scale_) + self.offset_
 
@@ -488,8 +560,8 @@ class _BaseLatentModel(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             recon = self.reconstruct(Xv, mask=mask)
-        err = (recon.astype(np.float64) - np.where(scored, Xv, 0.0)) ** 2
-        return -float(err[scored].mean())
+        truth = MissingEntries(np.where(scored, Xv, 0.0), scored)
+        return -float(truth.errors(recon.astype(np.float64)).sum() / scored.sum())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

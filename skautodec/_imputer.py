@@ -17,10 +17,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .metrics import _reconstruct_rows
+from ._reconstruct import reconstruct_rows, with_nan
 
 # the imputer says what it does with features empty in fit (dropped or 0)
 _EMPTY_FEATURES = r".*feature\(s\) had no observed entry in fit"
+
+
+def _with_nan(X, missing):
+    """A copy of ``X``, in its dtype, with NaN at the missing entries."""
+    return with_nan(X, missing).astype(X.dtype, copy=False)
 
 
 def _is_nan(value):
@@ -53,16 +58,13 @@ def _reseeded(estimator, k):
 def _fits_images(estimator):
     """Whether a fitted model (or the last step of a Pipeline) takes images."""
     last = estimator[-1] if hasattr(estimator, "steps") else estimator
-    return getattr(last, "_image_shape", None) is not None
+    return getattr(last, "image_shape_", None) is not None
 
 
 def _fill(estimator, X):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", _EMPTY_FEATURES, UserWarning)
-        recon = _reconstruct_rows(estimator, X)
-    if recon is None:
-        recon = estimator.inverse_transform(estimator.transform(X))
-    return np.asarray(recon, dtype=np.float64)
+        return np.asarray(reconstruct_rows(estimator, X), dtype=np.float64)
 
 
 class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -205,13 +207,6 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return np.isnan(X)
         return X == self.missing_values
 
-    @staticmethod
-    def _with_nan(X, missing):
-        """A copy of ``X`` with NaN at the missing entries."""
-        out = np.array(X, copy=True)
-        out[missing] = np.nan
-        return out
-
     # The wrapped estimator validates its own parameters in its fit.
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
@@ -238,7 +233,7 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.random_state_ = check_random_state(self.random_state)
         missing = self._missing(X)
         self._empty_features = missing.all(axis=0)
-        X_nan = self._with_nan(X, missing)
+        X_nan = _with_nan(X, missing)
         first = clone(self.estimator).fit(X_nan)
         n = self.n_estimators
         if n == "auto":
@@ -277,7 +272,7 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         out = np.array(X, copy=True)
         rows = missing.any(axis=1)
         if rows.any():
-            X_rows = self._with_nan(X[rows], missing[rows])
+            X_rows = _with_nan(X[rows], missing[rows])
             if self.sample_posterior:
                 recon = self._draw(X_rows)
             else:

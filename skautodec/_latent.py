@@ -8,23 +8,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["LatentFit", "fit_encoder", "optimize_latents", "row_loss"]
+from ._observation import MissingEntries, per_row_objective
 
-
-def row_loss(recon, target, observed, z=None, penalty=0.0):
-    """Per-row loss: squared error on observed entries over all features.
-
-    Dividing by the number of features rather than by the number of observed
-    entries keeps the prior's weight per observed entry the same in training
-    and at test time, so the prior counts more when less is observed.
-    """
-    err = (recon - target) ** 2
-    if observed is not None:
-        err = err * observed
-    loss = err.sum(dim=1) / recon.shape[1]
-    if z is not None and penalty:
-        loss = loss + penalty * (z**2).sum(dim=1)
-    return loss
+__all__ = ["LatentFit", "fit_encoder", "frozen", "optimize_latents", "sample_latents"]
 
 
 @contextlib.contextmanager
@@ -44,8 +30,7 @@ def frozen(module):
 
 def optimize_latents(
     decoder,
-    X,
-    observed,
+    observation,
     init,
     *,
     penalty=0.0,
@@ -68,10 +53,10 @@ def optimize_latents(
     ----------
     decoder : torch.nn.Module
         Maps codes ``(n, latent_dim)`` to rows ``(n, n_features)``.
-    X : ndarray of shape (n_samples, n_features)
-        Targets, finite (missing entries may hold any finite value).
-    observed : ndarray of shape (n_samples, n_features) or None
-        1 where an entry is observed, 0 where it is missing; None: all observed.
+    observation : Observation
+        What is known of each row (numpy arrays), and how a decode is
+        compared with it: the data term of the loss (e.g.
+        :class:`~skautodec._observation.MissingEntries`).
     init : ndarray of shape (n_samples, latent_dim) or (n_samples, n_init, latent_dim)
         Starting codes. With several starts per row, each is optimized and the
         one with the lowest final loss is kept.
@@ -116,15 +101,10 @@ def optimize_latents(
     with frozen(decoder), torch.enable_grad():
         for start in batches:
             stop = min(start + rows_per_batch, n)
-            x = torch.as_tensor(X[start:stop], device=device)
-            x = x.repeat_interleave(n_init, dim=0)
-            obs = None
-            if observed is not None:
-                obs = torch.as_tensor(observed[start:stop], device=device)
-                obs = obs.repeat_interleave(n_init, dim=0)
+            obs = observation.take(slice(start, stop)).to(device, repeat=n_init)
             z0 = torch.as_tensor(init[start:stop].reshape(-1, dim), device=device)
             z, loss, steps, done = _descend(
-                decoder, x, obs, z0, penalty, max_iter, lr, tol, progress
+                decoder, obs, z0, penalty, max_iter, lr, tol, progress
             )
             codes[start:stop] = z.view(-1, n_init, dim).cpu().numpy()
             losses[start:stop] = loss.view(-1, n_init).cpu().numpy()
@@ -160,7 +140,7 @@ _BETAS = (0.9, 0.999)
 _EPS = 1e-8
 
 
-def _descend(decoder, x, obs, z0, penalty, max_iter, lr, tol, progress):
+def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress):
     """Adam on the codes of the rows still improving; returns the best finite
     code seen for each row, its loss, the steps it ran and whether it met
     ``tol``.
@@ -171,7 +151,7 @@ def _descend(decoder, x, obs, z0, penalty, max_iter, lr, tol, progress):
     n = len(z0)
     best_z = z0.clone()
     with torch.no_grad():
-        best_loss = row_loss(decoder(z0), x, obs, z0, penalty)
+        best_loss = per_row_objective(decoder(z0), obs, z0, penalty)
     if not torch.isfinite(best_loss).all():
         raise FloatingPointError(
             "The decoder returns non-finite values for the starting codes; "
@@ -188,10 +168,9 @@ def _descend(decoder, x, obs, z0, penalty, max_iter, lr, tol, progress):
     old_loss = best_loss.clone()
     b1, b2 = _BETAS
     for t in range(1, max_iter + 1):
-        xa = x[active] if len(active) < n else x
-        oa = None if obs is None else (obs[active] if len(active) < n else obs)
+        oa = obs.take(active) if len(active) < n else obs
         z.requires_grad_(True)
-        loss = row_loss(decoder(z), xa, oa, z, penalty)
+        loss = per_row_objective(decoder(z), oa, z, penalty)
         (grad,) = torch.autograd.grad(loss.sum(), z)
         with torch.no_grad():
             z = z.detach()
@@ -212,7 +191,6 @@ def _descend(decoder, x, obs, z0, penalty, max_iter, lr, tol, progress):
                 if stalled.any():
                     _final_check(
                         decoder,
-                        x,
                         obs,
                         penalty,
                         best_z,
@@ -227,7 +205,7 @@ def _descend(decoder, x, obs, z0, penalty, max_iter, lr, tol, progress):
                         break
     if len(active):
         with torch.no_grad():
-            _final_check(decoder, x, obs, penalty, best_z, best_loss, active, z)
+            _final_check(decoder, obs, penalty, best_z, best_loss, active, z)
     if progress is not None and t < max_iter:
         progress.update(max_iter - t)
     return best_z, best_loss, steps, done
@@ -241,10 +219,9 @@ def _keep_best(best_z, best_loss, rows, z, loss):
     best_z[idx] = z[better]
 
 
-def _final_check(decoder, x, obs, penalty, best_z, best_loss, rows, z):
+def _final_check(decoder, obs, penalty, best_z, best_loss, rows, z):
     """Score the codes after the last step of ``rows``."""
-    o = None if obs is None else obs[rows]
-    loss = row_loss(decoder(z), x[rows], o, z, penalty)
+    loss = per_row_objective(decoder(z), obs.take(rows), z, penalty)
     _keep_best(best_z, best_loss, rows, z, loss)
 
 
@@ -321,7 +298,8 @@ def fit_encoder(
                 shown = _visible(rng, len(rows), n_features, image_shape)
                 shown = obs * torch.as_tensor(shown, device=device)
                 z = encoder(x, shown)
-                err = ((decoder(z) - x) ** 2 * obs).sum() / obs.sum().clamp(min=1)
+                known = MissingEntries(x, obs).errors(decoder(z))
+                err = known.sum() / obs.sum().clamp(min=1)
                 target = torch.as_tensor(codes[rows], device=device)
                 loss = err + code_weight * ((z - target) ** 2).mean()
                 optimizer.zero_grad()
@@ -333,7 +311,7 @@ def fit_encoder(
 def sample_latents(
     decoder,
     codes,
-    observed,
+    observation,
     noise_var,
     prior_precision,
     n_samples,
@@ -356,10 +334,11 @@ def sample_latents(
         Maps codes ``(n, latent_dim)`` to rows ``(n, n_features)``; frozen here.
     codes : ndarray of shape (n_samples, latent_dim)
         Fitted codes, the centres of the draws.
-    observed : ndarray of shape (n_samples, n_features) or None
-        1 where an entry is observed; None: all observed.
-    noise_var : ndarray of shape (n_features,)
-        Observation noise variance of each feature, in the decoder's units.
+    observation : Observation
+        What is known of each row: its Gauss-Newton weights
+        (:meth:`~skautodec._observation.Observation.precision`).
+    noise_var : ndarray of shape (n_measurements,)
+        Noise variance of each measurement, in the decoder's units.
     prior_precision : ndarray of shape (latent_dim, latent_dim)
         Precision matrix of the codes' prior.
     n_samples : int
@@ -392,11 +371,8 @@ def sample_latents(
                     "ignore", "`torch.jit.script` is deprecated", FutureWarning
                 )
                 J = jacobian(z)  # (b, n_features, dim)
-            weight = inv_noise.expand(len(z), -1)
-            if observed is not None:
-                obs = torch.as_tensor(observed[start : start + len(z)], device=device)
-                weight = weight * obs
-            H = J.mT @ (weight[:, :, None] * J) + prior
+            rows = observation.take(slice(start, start + len(z))).to(device)
+            H = rows.precision(J, inv_noise) + prior
             L = torch.linalg.cholesky(H.double())
             eps = torch.randn(
                 (len(z), dim, n_samples), generator=generator, dtype=torch.float64

@@ -189,12 +189,29 @@ class PartialEncoder(nn.Module):
 
 
 class AutoEncoderModule(nn.Module):
-    """Encoder followed by decoder; ``forward`` returns ``(reconstruction, code)``."""
+    """Encoder followed by decoder; ``forward`` returns ``(reconstruction, code)``.
 
-    def __init__(self, latent_dim, n_features, image_shape=None, channels=32):
+    ``decoder`` None builds the decoder matching the encoder
+    (:func:`make_decoder`); a module class is built with
+    ``decoder_kwargs``; a module instance is used as it is.
+    """
+
+    def __init__(
+        self,
+        latent_dim,
+        n_features,
+        image_shape=None,
+        channels=32,
+        decoder=None,
+        decoder_kwargs=None,
+    ):
         super().__init__()
         self.encoder = make_encoder(latent_dim, n_features, image_shape, channels)
-        self.decoder = make_decoder(latent_dim, n_features, image_shape, channels)
+        if decoder is None:
+            decoder = make_decoder(latent_dim, n_features, image_shape, channels)
+        elif not isinstance(decoder, nn.Module):
+            decoder = decoder(**(decoder_kwargs or {}))
+        self.decoder = decoder
 
     def forward(self, x):
         z = self.encoder(x)

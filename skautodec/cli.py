@@ -99,7 +99,7 @@ def _weight(text):
 
 
 def _device(text):
-    from ._base import check_device
+    from ._nets import check_device
 
     try:
         return check_device(text)

@@ -9,6 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.metadata_routing import MetadataRequest, _routing_enabled
 
+from ._reconstruct import reconstruct_rows, with_nan
 from .masks import (
     _chw,
     block_mask,
@@ -224,7 +225,7 @@ class _MaskedReconstructionScorer:
                 "raise missing_fraction or size, or check that X has observed "
                 "entries."
             )
-        recon = _reconstruct(estimator, X, ~known | hidden, known & ~hidden)
+        recon = _reconstruct(estimator, X, ~known | hidden)
         if not np.isfinite(recon[hidden]).all():
             raise ValueError(
                 f"{type(estimator).__name__} returned non-finite values at the "
@@ -242,59 +243,15 @@ def _as_float_array(X):
         ) from exc
 
 
-def _reconstruct_rows(estimator, X):
-    """``estimator.reconstruct(X)``, also through a Pipeline of invertible
-    steps that ends with such an estimator; None when there is none."""
-    if hasattr(estimator, "reconstruct"):
-        return estimator.reconstruct(X)
-    steps = getattr(estimator, "steps", None)
-    if not steps or not hasattr(steps[-1][1], "reconstruct"):
-        return None
-    last = steps[-1][1]
-    if len(steps) == 1:
-        return last.reconstruct(X)
-    head = estimator[:-1]
-    if not hasattr(head, "inverse_transform"):
-        return None
-    return head.inverse_transform(last.reconstruct(head.transform(X)))
-
-
-def _reconstruct(estimator, X, unseen, visible):
+def _reconstruct(estimator, X, unseen):
     """The estimator's reconstruction of ``X`` with ``unseen`` entries as NaN."""
-    if hasattr(X, "where") and hasattr(X, "columns"):  # pandas DataFrame
-        X_seen = X.astype(np.float64).where(~unseen)
-    else:
-        X_seen = np.array(X, dtype=np.float64, copy=True)
-        X_seen[unseen] = np.nan
-    if not hasattr(estimator, "transform"):
-        raise TypeError(
-            f"{type(estimator).__name__} has no transform method: "
-            "masked_reconstruction_scorer needs a transformer or an imputer."
-        )
     with warnings.catch_warnings():
         # Rows whose known entries are all hidden get the prior code: expected.
         warnings.filterwarnings(
             "ignore", message=".*no observed entry", category=UserWarning
         )
-        recon = _reconstruct_rows(estimator, X_seen)
-        if recon is not None:
-            return _check_shape(np.asarray(recon, dtype=np.float64), unseen.shape)
-        Z = estimator.transform(X_seen)
-        out = np.asarray(Z, dtype=np.float64)
-        seen = np.asarray(X_seen, dtype=np.float64)
-        imputed = out.shape == seen.shape and np.array_equal(
-            out[visible], seen[visible]
-        )
-        if imputed and (visible.any() or not hasattr(estimator, "inverse_transform")):
-            return out  # an imputation: visible entries are returned unchanged
-        if not hasattr(estimator, "inverse_transform"):
-            raise TypeError(
-                f"{type(estimator).__name__}.transform does not return the "
-                "visible entries unchanged and there is no inverse_transform: "
-                "masked_reconstruction_scorer cannot read a reconstruction."
-            )
-        recon = np.asarray(estimator.inverse_transform(Z), dtype=np.float64)
-    return _check_shape(recon, seen.shape)
+        recon = reconstruct_rows(estimator, with_nan(X, unseen))
+    return _check_shape(np.asarray(recon, dtype=np.float64), unseen.shape)
 
 
 def _check_shape(recon, shape):

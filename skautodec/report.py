@@ -18,6 +18,7 @@ from sklearn.base import clone
 from sklearn.utils import Bunch
 
 from ._baselines import KNNFill, MeanFill, PCAFill
+from ._reconstruct import reconstruct_rows
 from .masks import check_mask
 
 __all__ = [
@@ -50,8 +51,10 @@ def reconstruct(estimator, X, mask=None):
     """Reconstruction of ``X`` by a fitted model, from the entries ``mask``
     leaves visible.
 
-    ``estimator.reconstruct(X, mask=mask)`` when the model has it, else
-    ``estimator.inverse_transform(estimator.transform(X, mask=mask))``.
+    ``estimator.reconstruct(X, mask=mask)`` when the model has it (also at
+    the end of a ``Pipeline``), the output of an imputer, else
+    ``estimator.inverse_transform(estimator.transform(X))``, hidden entries
+    set to NaN.
 
     Parameters
     ----------
@@ -73,16 +76,7 @@ def reconstruct(estimator, X, mask=None):
     array([[0., 3.],
            [2., 3.]], dtype=float32)
     """
-    if hasattr(estimator, "reconstruct"):
-        return np.asarray(estimator.reconstruct(X, mask=mask))
-    if hasattr(estimator, "transform") and hasattr(estimator, "inverse_transform"):
-        return np.asarray(
-            estimator.inverse_transform(estimator.transform(X, mask=mask))
-        )
-    raise TypeError(
-        f"{type(estimator).__name__} has neither reconstruct(X, mask) nor "
-        "transform(X, mask) and inverse_transform(Z)."
-    )
+    return np.asarray(reconstruct_rows(estimator, X, mask=mask))
 
 
 def with_refinement(estimator, transform_max_iter=100, **params):

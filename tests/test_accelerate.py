@@ -13,7 +13,7 @@ import torch
 
 from skautodec import AutoDecoder
 from skautodec._accelerate import _AccelerateAutoDecoderNet, make_net
-from skautodec._autodecoder import _AutoDecoderNet
+from skautodec._nets import _AutoDecoderNet
 from skautodec.datasets import make_low_rank
 
 WORKER = Path(__file__).with_name("_accelerate_worker.py")

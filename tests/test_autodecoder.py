@@ -312,10 +312,10 @@ def test_auto_test_time_settings_follow_the_table():
 
 
 def test_auto_code_size_of_tables_follows_their_rank():
-    from skautodec._autodecoder import _tabular_code_sizes
+    from skautodec._resolve import table_code_sizes
 
-    assert _tabular_code_sizes(8) == [4, 6, 7]
-    assert _tabular_code_sizes(3) == [2] and _tabular_code_sizes(200) == [64]
+    assert table_code_sizes(8) == [4, 6, 7]
+    assert table_code_sizes(3) == [2] and table_code_sizes(200) == [64]
     chosen = {}
     for rank in (2, 6):
         X = make_low_rank(
@@ -324,6 +324,8 @@ def test_auto_code_size_of_tables_follows_their_rank():
         est = AutoDecoder(max_epochs=30, random_state=0).fit(_with_holes(X))
         assert est.get_params()["latent_dim"] == "auto"
         chosen[rank] = est.latents_.shape[1]
+        assert est.latent_dim_ == chosen[rank]
+        assert est.held_out_error_ > 0
         assert est.transform(X[:2]).shape == (2, chosen[rank])
     assert chosen[2] <= 6 and chosen[6] >= 6
     # an explicit size is kept
@@ -378,7 +380,7 @@ def test_auto_blend_on_images_is_chosen_on_held_out_blocks(digits):
 
 
 def test_held_out_blocks_are_squares_of_observed_pixels():
-    from skautodec._autodecoder import _held_out_blocks
+    from skautodec._select import held_out_blocks as _held_out_blocks
 
     missing = np.zeros((400, 64), dtype=bool)
     missing[:, 0] = True
@@ -461,21 +463,23 @@ def test_neighbor_blend_edge_cases(ad, X_tab):
 
 
 def test_auto_sizes_resolve_in_fit(X_tab, X_img):
-    from skautodec._autodecoder import _image_sizes
+    from skautodec._resolve import auto_epochs
 
     ad = AutoDecoder(max_epochs=2, transform_max_iter=2, random_state=0)
     assert ad.get_params()["latent_dim"] == "auto"
     ad.fit(X_img[:20])
     assert ad.latents_.shape[1] == 64 and ad.get_params()["latent_dim"] == "auto"
+    assert (ad.latent_dim_, ad.channels_, ad.max_epochs_) == (64, 16, 2)
+    assert ad.image_shape_ == (1, 8, 8) and ad.latent_lr_ == 10 * ad.lr
     assert ad.transform(X_img[:3]).shape == (3, 64)
     assert ad.get_feature_names_out()[-1] == "autodecoder63"
     # epochs follow the number of rows, clipped to [10, 100]
-    assert _image_sizes(20, (1, 8, 8))["max_epochs"] == 100
-    assert _image_sizes(10_000, (1, 32, 32))["max_epochs"] == 10
-    assert _image_sizes(3000, (1, 32, 32))["max_epochs"] == 33
+    assert auto_epochs(20) == 100
+    assert auto_epochs(10_000) == 10
+    assert auto_epochs(3000) == 33
     tab = AutoDecoder(max_epochs="auto", latent_dim=3, channels=2, random_state=0)
     tab.set_params(transform_max_iter=2).fit(X_tab)
-    assert tab.n_iter_ == 100 and tab.latents_.shape[1] == 3
+    assert tab.n_iter_ == 100 == tab.max_epochs_ and tab.latents_.shape[1] == 3
     with pytest.raises(ValueError, match="latent_dim"):
         AutoDecoder(latent_dim="big").fit(X_tab)
 
@@ -518,12 +522,12 @@ def test_test_time_budget_auto_follows_the_data(X_tab, X_img):
         assert est.n_init == "auto" and est.transform_max_iter == "auto"
         est.reconstruct(X[:4], mask=np.isin(np.arange(X.shape[1]), [0, 1]))
         assert (est.transform_n_iter_ == steps).all()
-        assert est._n_init == est.n_init_ == starts
+        assert est._test_time().n_init == est.n_init_ == starts
         assert est.transform_max_iter_ == steps
         est.transform(X[:4])
         assert (est.transform_n_iter_ == steps).all()
     tab.set_params(n_init=2, transform_max_iter=7).transform(X_tab[:4])
-    assert (tab.transform_n_iter_ == 7).all() and tab._n_init == 2
+    assert (tab.transform_n_iter_ == 7).all() and tab._test_time().n_init == 2
 
 
 def test_training_decodes_cached_refit_and_not_pickled(X_tab):
@@ -598,9 +602,12 @@ def test_encoder_starts_images_by_default(X_tab, digits):
 
     assert seen_error(Z) < 0.8 * seen_error(Z0)  # measured: 0.72
     # reconstruct starts from the encoder's code and the 2 closest codes
-    Xn = scaled(img, X).astype(np.float32)
-    near = img._nearest_training_rows(Xn, None, 2)
-    starts = img._initial_codes(Xn, None, np.zeros(len(X), bool), 3, near)
+    from skautodec._inference import STARTS, nearest_training_rows
+    from skautodec._observation import MissingEntries
+
+    observation = MissingEntries(scaled(img, X).astype(np.float32))
+    near = nearest_training_rows(img, observation, 2)
+    starts = STARTS["encoder"].codes(img, observation, 3, near)
     assert starts.shape == (10, 3, 3)
     np.testing.assert_allclose(starts[:, 0], est.transform(X), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(starts[:, 1:], img.latents_[near])
@@ -626,17 +633,17 @@ def test_small_square_tables_are_not_images(X_img):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(30, 16)) * np.logspace(-3, 3, 16)  # 16 features, raw units
     ad = AutoDecoder(max_epochs=2, transform_max_iter=2, random_state=0).fit(X)
-    assert ad._image_shape is None
+    assert ad.image_shape_ is None
     assert ad.scale_.shape == (16,)
     np.testing.assert_allclose(ad.scale_, X.std(axis=0), rtol=1e-4)
     img = AutoDecoder(max_epochs=1, transform_max_iter=1, random_state=0).fit(X_img)
-    assert img._image_shape == (1, 8, 8) and np.ndim(img.scale_) == 0
+    assert img.image_shape_ == (1, 8, 8) and np.ndim(img.scale_) == 0
     forced = AutoDecoder(image_shape=(1, 4, 4), max_epochs=1, transform_max_iter=1)
-    assert forced.fit(X)._image_shape == (1, 4, 4)
+    assert forced.fit(X).image_shape_ == (1, 4, 4)
 
 
 def test_held_out_entries_keep_an_observed_entry_per_row():
-    from skautodec._autodecoder import _held_out_entries
+    from skautodec._select import held_out_entries as _held_out_entries
 
     missing = np.random.RandomState(0).random_sample((300, 4)) < 0.5
     held = _held_out_entries(missing, seed=0, share=0.5, max_rows=100)

@@ -5,8 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from skautodec._latent import frozen, optimize_latents, row_loss
+from skautodec._latent import frozen, optimize_latents
 from skautodec._modules import MLPDecoder
+from skautodec._observation import MissingEntries, per_row_objective
 
 N_FEATURES, DIM = 6, 2
 
@@ -23,14 +24,18 @@ def linear():
     return decoder, W, X
 
 
+def row_loss(recon, target, observed, z=None, penalty=0.0):
+    return per_row_objective(recon, MissingEntries(target, observed), z, penalty)
+
+
 def fit(decoder, X, observed=None, init=None, **kwargs):
     if init is None:
         init = np.zeros((len(X), DIM), dtype=np.float32)
     kwargs = {"max_iter": 400, "lr": 0.05, **kwargs}
-    return optimize_latents(decoder, X, observed, init, **kwargs)[:2]
+    return optimize_latents(decoder, MissingEntries(X, observed), init, **kwargs)[:2]
 
 
-def test_row_loss_matches_formula():
+def test_observation_loss_matches_formula():
     rng = np.random.default_rng(0)
     recon, target = torch.randn(3, 4), torch.randn(3, 4)
     obs = torch.from_numpy(rng.integers(0, 2, size=(3, 4)).astype(np.float32))
@@ -154,10 +159,10 @@ def test_progress_bar_on_long_runs(linear, capsys):
     decoder, _, _ = linear
     X = np.random.default_rng(0).normal(size=(100, N_FEATURES)).astype(np.float32)
     init = np.zeros((100, DIM), dtype=np.float32)
-    optimize_latents(decoder, X, None, init, max_iter=100, verbose=1)
+    optimize_latents(decoder, MissingEntries(X, None), init, max_iter=100, verbose=1)
     err = capsys.readouterr().err
     assert "transform" in err and "100/100" in err
-    optimize_latents(decoder, X, None, init, max_iter=100, verbose=0)
+    optimize_latents(decoder, MissingEntries(X, None), init, max_iter=100, verbose=0)
     assert capsys.readouterr().err == ""
 
 
@@ -188,7 +193,9 @@ def test_tol_zero_matches_torch_adam():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(7, N_FEATURES)).astype(np.float32)
     init = rng.normal(size=(7, DIM)).astype(np.float32)
-    fit_ = optimize_latents(decoder, X, None, init, max_iter=30, lr=0.05, tol=0)
+    fit_ = optimize_latents(
+        decoder, MissingEntries(X, None), init, max_iter=30, lr=0.05, tol=0
+    )
     codes, loss = _torch_adam(decoder, X, init, 30, 0.05)
     np.testing.assert_allclose(fit_.codes, codes, atol=1e-5)
     np.testing.assert_allclose(fit_.loss, loss, rtol=1e-5)
@@ -198,20 +205,26 @@ def test_tol_zero_matches_torch_adam():
 def test_tol_stops_rows_that_stopped_improving(linear):
     decoder, W, X = linear
     init = np.zeros((len(X), DIM), dtype=np.float32)
-    full = optimize_latents(decoder, X, None, init, max_iter=400, tol=0)
-    early = optimize_latents(decoder, X, None, init, max_iter=400, tol=1e-6)
+    full = optimize_latents(decoder, MissingEntries(X, None), init, max_iter=400, tol=0)
+    early = optimize_latents(
+        decoder, MissingEntries(X, None), init, max_iter=400, tol=1e-6
+    )
     assert early.converged.all()
     assert (early.n_iter < 400).all() and (early.n_iter % 10 == 0).all()
     # a tight tol stops close to the optimum of this convex problem
     assert (early.loss <= full.loss * 1.01 + 1e-6).all()
-    loose = optimize_latents(decoder, X, None, init, max_iter=400, tol=1e-2)
+    loose = optimize_latents(
+        decoder, MissingEntries(X, None), init, max_iter=400, tol=1e-2
+    )
     assert (loose.n_iter <= early.n_iter).all() and loose.n_iter.sum() < 400
 
 
 def test_rows_that_hit_max_iter_are_not_converged(linear):
     decoder, _, X = linear
     init = np.zeros((len(X), DIM), dtype=np.float32)
-    fit_ = optimize_latents(decoder, X, None, init, max_iter=5, lr=1e-3, tol=1e-4)
+    fit_ = optimize_latents(
+        decoder, MissingEntries(X, None), init, max_iter=5, lr=1e-3, tol=1e-4
+    )
     assert not fit_.converged.any()
     assert (fit_.n_iter == 5).all()
 
@@ -223,9 +236,11 @@ def test_rows_are_independent_with_tol():
     X = rng.normal(size=(6, N_FEATURES)).astype(np.float32)
     init = rng.normal(size=(6, 3, DIM)).astype(np.float32)
     kw = dict(max_iter=60, lr=0.05, tol=1e-3, return_all=True)
-    together = optimize_latents(decoder, X, None, init, **kw)
+    together = optimize_latents(decoder, MissingEntries(X, None), init, **kw)
     assert len(np.unique(together.n_iter)) > 1  # rows stop at different steps
     for i in range(len(X)):
-        alone = optimize_latents(decoder, X[i : i + 1], None, init[i : i + 1], **kw)
+        alone = optimize_latents(
+            decoder, MissingEntries(X[i : i + 1], None), init[i : i + 1], **kw
+        )
         np.testing.assert_allclose(alone.codes[0], together.codes[i], atol=1e-5)
         np.testing.assert_array_equal(alone.n_iter[0], together.n_iter[i])

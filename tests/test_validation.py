@@ -200,7 +200,7 @@ def test_image_shape_inconsistent_with_n_features(name, params, match, X):
 def test_image_shape_of_height_and_width_is_one_channel(name, X):
     # the one image-shape rule of skautodec.masks: (H, W) is (1, H, W)
     est = make(name, image_shape=(4, 4)).fit(X)
-    assert est._image_shape == (1, 4, 4)
+    assert est.image_shape_ == (1, 4, 4)
 
 
 COMMON_BAD_PARAMS = [

@@ -1,0 +1,226 @@
+"""Test-time inference of a fitted AutoDecoder: starts, codes and fills.
+
+Each function takes the fitted ``model`` (an :class:`~skautodec.AutoDecoder`),
+an :class:`~skautodec._observation.Observation` of the rows in scaled units
+and the call's :class:`~skautodec._resolve.TestTime` settings, so that
+``reconstruct``, ``sample`` and the selection on held-out entries share them
+and never change the model's parameters.
+
+Two tables name the strategies: :data:`STARTS`, the starting codes of the
+test-time fit (``transform_init``), and :data:`NEIGHBOR_SOURCES`, the rows
+that the neighbour blend of ``reconstruct`` averages (``neighbor_source``). A
+new strategy is one function and one entry.
+"""
+
+import copy
+import warnings
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from ._latent import fit_encoder
+from ._modules import PartialEncoder
+from ._nets import _seeded
+
+__all__ = [
+    "NEIGHBOR_SOURCES",
+    "STARTS",
+    "fit_codes",
+    "fitted_fill",
+    "nearest_training_rows",
+    "neighbour_fill",
+    "reconstruct_scaled",
+]
+
+# Query rows compared with all training rows at once in the neighbour search.
+_SEARCH_BATCH = 256
+
+
+def nearest_training_rows(model, observation, k, reference=None):
+    """Indices ``(n, k)`` of the training rows whose ``reference`` rows (the
+    training decodes unless given; scaled units) best explain each observed
+    row (:meth:`~skautodec._observation.Observation.distances`), best
+    first."""
+    k = min(k, len(model.latents_))
+    device = model._device
+    if reference is None:
+        reference = model._training_decodes()
+    measured = observation.measure(torch.as_tensor(reference, device=device))
+    measured_sq = measured**2
+    out = np.empty((len(observation), k), dtype=np.int64)
+    for start in range(0, len(observation), _SEARCH_BATCH):
+        part = observation.take(slice(start, start + _SEARCH_BATCH)).to(device)
+        dist = part.distances(measured, measured_sq)
+        out[start : start + len(part)] = dist.topk(
+            k, dim=1, largest=False
+        ).indices.cpu()
+    return out
+
+
+# ------------------------------------------------------------------- starts
+class Start(NamedTuple):
+    """A start strategy: ``codes(model, observation, n_starts, neighbors)``
+    gives the starting codes ``(n, s, dim)``; ``n_nearest(n_starts)`` how
+    many closest training rows it reads from ``neighbors``; ``fit(model,
+    observation, seed, device)``, where given, trains what it needs at the end
+    of ``fit`` (kept as ``encoder_``)."""
+
+    codes: Callable
+    n_nearest: Callable
+    fit: Callable | None = None
+
+
+def _zeros(model, observation, n_starts, neighbors):
+    return np.zeros((len(observation), 1, model.latent_dim_), dtype=np.float32)
+
+
+def _nearest(model, observation, n_starts, neighbors):
+    return model.latents_[neighbors[:, :n_starts]]
+
+
+def _encoder(model, observation, n_starts, neighbors):
+    init = encode(model, observation)[:, None]
+    if n_starts > 1:
+        near = model.latents_[neighbors[:, : n_starts - 1]]
+        init = np.concatenate([init, near], axis=1)
+    return init
+
+
+def train_encoder(model, observation, seed, device):
+    """The encoder of a row's observed entries to its starting code, trained
+    for half the decoder's epochs (at least one) with the decoder frozen,
+    on the training rows' observation; kept on the CPU (see
+    :func:`~skautodec._latent.fit_encoder`)."""
+    with _seeded(seed, device):
+        encoder = PartialEncoder(
+            model.latent_dim_,
+            model.n_features_in_,
+            model.image_shape_,
+            model.channels_,
+        ).to(device)
+        fit_encoder(
+            encoder,
+            model._get_decoder(),
+            observation.values,
+            observation.observed,
+            model.latents_,
+            image_shape=model.image_shape_,
+            max_epochs=max(1, round(model.max_epochs_ / 2)),
+            batch_size=model.batch_size,
+            seed=seed,
+            device=device,
+        )
+    return encoder.cpu()
+
+
+def encode(model, observation):
+    """The encoder's codes of observed rows, ``(n, latent_dim_)``."""
+    cache = model._cache()
+    if "encoder" not in cache:
+        # a copy on the device: encoder_ stays on the CPU for pickles
+        on_cpu = torch.device(model._device).type == "cpu"
+        encoder = model.encoder_ if on_cpu else copy.deepcopy(model.encoder_)
+        cache["encoder"] = encoder.to(model._device)
+    return model._apply(
+        cache["encoder"], observation.values, model.latent_dim_, observation.observed
+    )
+
+
+#: Start strategies by ``transform_init`` name: "zeros" (the prior's mean,
+#: one start), "nearest" (the codes of the training rows that best explain
+#: each row) and "encoder" (the encoder's code, then the closest codes).
+STARTS = {
+    "zeros": Start(_zeros, lambda n_starts: 0),
+    "nearest": Start(_nearest, lambda n_starts: n_starts),
+    "encoder": Start(_encoder, lambda n_starts: n_starts - 1, train_encoder),
+}
+
+
+def fit_codes(model, observation, settings, n_starts, neighbors=None):
+    """Codes fitted to ``observation`` from ``n_starts`` starts per row,
+    ``(n, s, dim)``, best start first; ``neighbors`` are the closest
+    training rows where already found."""
+    if settings.init == "zeros" and settings.max_iter == 0:
+        warnings.warn(
+            'transform_max_iter=0 with transform_init="zeros": no code is '
+            "fitted, every row gets the prior's mean (zeros). Set "
+            "transform_max_iter to 1 or more.",
+            UserWarning,
+            stacklevel=4,
+        )
+    start = STARTS[settings.init]
+    near = start.n_nearest(n_starts)
+    if neighbors is None and near > 0:
+        neighbors = nearest_training_rows(model, observation, near)
+    init = start.codes(model, observation, n_starts, neighbors)
+    init[observation.empty_rows()] = 0.0
+    return model._optimize(
+        observation, init, settings.penalty, settings.max_iter, return_all=True
+    )
+
+
+# -------------------------------------------------------------------- fills
+def fitted_fill(model, observation, settings, neighbors=None):
+    """Mean decode of the codes fitted from the ``n_init`` starts, in scaled
+    units, and the codes ``(n, s, dim)``."""
+    codes = fit_codes(model, observation, settings, settings.n_init, neighbors)
+    # means accumulated one start at a time: memory (n, F)
+    out = sum(model._decode_scaled(codes[:, j]) for j in range(codes.shape[1]))
+    return out / codes.shape[1], codes
+
+
+#: Rows the neighbour blend averages, by ``neighbor_source`` name: the
+#: training rows with their missing entries filled by their decodes
+#: ("data") or the decodes of the training codes ("decodes"); scaled units.
+NEIGHBOR_SOURCES = {
+    "data": lambda model: model._training_rows,
+    "decodes": lambda model: model._training_decodes(),
+}
+
+
+def neighbour_average(reference, neighbors, k):
+    """Mean of the ``reference`` rows of each row's first ``k`` neighbours."""
+    k = min(k, neighbors.shape[1])
+    return sum(reference[neighbors[:, j]] for j in range(k)) / k
+
+
+def neighbour_fill(model, observation, source, k, neighbors=None):
+    """Mean of the ``source`` rows of the ``k`` training rows that best
+    explain each row; the closest decodes' ``neighbors`` are reused for
+    "decodes" where given, "data" is searched in the data rows."""
+    reference = NEIGHBOR_SOURCES[source](model)
+    if neighbors is None or source != "decodes":
+        search = None if source == "decodes" else reference
+        neighbors = nearest_training_rows(model, observation, k, search)
+    return neighbour_average(reference, neighbors, k)
+
+
+def blend(fitted, near, weight, observation):
+    """``fitted`` with the entries the observation does not see replaced by
+    ``(1 - weight) * fitted + weight * near``."""
+    near[observation.empty_rows()] = fitted[observation.empty_rows()]
+    unseen = observation.unobserved()
+    return np.where(unseen, (1 - weight) * fitted + weight * near, fitted)
+
+
+def reconstruct_scaled(model, observation, settings):
+    """``reconstruct`` in scaled units, and the fitted codes ``(n, s, dim)``
+    (best start first): the fitted fill, blended with the neighbour fill
+    where the observation leaves entries unseen and the weight is above 0."""
+    weight = None
+    if observation.unobserved() is not None and settings.neighbor_weight > 0:
+        weight = np.float32(settings.neighbor_weight)
+    neighbors = None
+    source, k = settings.neighbor_source, settings.n_neighbors
+    if weight is not None and source == "decodes":
+        # one search for the starts and the neighbour average
+        neighbors = nearest_training_rows(
+            model, observation, max(settings.n_init, k)
+        )
+    out, codes = fitted_fill(model, observation, settings, neighbors)
+    if weight is not None:
+        near = neighbour_fill(model, observation, source, k, neighbors)
+        out = blend(out, near, weight, observation)
+    return out, codes

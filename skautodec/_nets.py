@@ -1,0 +1,212 @@
+"""The skorch nets inside the estimators, and the decoder they train.
+
+The estimators build these nets in ``fit`` (skorch inside, not above). Both
+follow skorch's grain: the decoder is ``module`` (a class built from its
+``module__*`` arguments, or an instance), the loss is ``criterion_``
+(:class:`~skautodec._observation.ObservationLoss`, fed the batch's
+observation) and the optimizer is built from ``optimizer__*`` and
+``optimizer__param_groups`` by skorch's ``get_params_for_optimizer``.
+"""
+
+import contextlib
+import copy
+import inspect
+import math
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from skorch.utils import to_tensor
+from torch import nn
+
+from ._latent import frozen
+from ._modules import make_decoder
+from ._observation import MissingEntries
+
+__all__ = ["check_decoder", "check_device", "decoder_spec"]
+
+# What the built-in decoders are given; a user's decoder class gets those of
+# these names its __init__ takes.
+_DECODER_ARGS = ("latent_dim", "n_features", "image_shape", "channels")
+
+
+def check_device(device):
+    """``device`` as a string torch understands, or a ValueError saying why not
+    (an unknown name, or CUDA / MPS not available here)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device.") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested, but CUDA is not available "
+                "on this machine; use device='cpu'."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested, but only "
+                f"{torch.cuda.device_count()} CUDA device(s) are available."
+            )
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(
+                f"device={device!r} was requested, but MPS is not available "
+                "on this machine; use device='cpu'."
+            )
+    elif dev.type != "cpu":
+        raise ValueError(f"device={device!r} is not supported; use 'cpu' or 'cuda'.")
+    return str(dev)
+
+
+@contextlib.contextmanager
+def _seeded(seed, device):
+    """Seed torch with ``seed`` without touching the global RNG state."""
+    dev = torch.device(device)
+    devices = []
+    if dev.type == "cuda":
+        devices = [dev.index if dev.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class _StopOnDivergence(Callback):
+    """Stop training with a clear error when the training loss is not finite."""
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1, "train_loss"]
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"Training diverged: the loss became {loss} at epoch "
+                f"{len(net.history)}. Lower `lr` (now {net.lr})."
+            )
+
+
+def _batch_observation(X, y_true, device):
+    """The observation of a training batch: the scaled rows ``y_true`` and,
+    where given, ``X["observed"]``."""
+    observed = None
+    if isinstance(X, dict) and "observed" in X:
+        observed = to_tensor(X["observed"], device=device)
+    return MissingEntries(to_tensor(y_true, device=device), observed)
+
+
+class _AutoDecoderNet(NeuralNet):
+    """skorch net whose inputs are row indices into a table of learned codes.
+
+    ``X`` is a dict with ``idx`` (row numbers) and optionally ``observed``
+    (1 = observed entry); ``y`` holds the scaled rows to reconstruct. The
+    code table ``latents_`` (an ``nn.Embedding`` started from
+    ``latents__init``) is made in ``initialize_module``; its parameters are
+    named ``latents.*`` and the decoder's ``module.*`` for
+    ``optimizer__param_groups``.
+    """
+
+    def initialize_module(self):
+        super().initialize_module()
+        weight = torch.as_tensor(self.get_params_for("latents")["init"])
+        self.latents_ = nn.Embedding.from_pretrained(weight.clone(), freeze=False)
+        return self
+
+    def get_all_learnable_params(self):
+        for name, param in self.module_.named_parameters():
+            yield f"module.{name}", param
+        for name, param in self.latents_.named_parameters():
+            yield f"latents.{name}", param
+
+    def infer(self, x, **fit_params):
+        idx = to_tensor(x["idx"], device=self.device)
+        z = self.latents_(idx)
+        return self.module_(z), z
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        recon, z = y_pred
+        return self.criterion_(recon, _batch_observation(X, y_true, self.device), z)
+
+
+class _AutoEncoderNet(NeuralNet):
+    """skorch net reconstructing ``X["x"]``; ``X["observed"]`` masks the loss."""
+
+    def infer(self, x, **fit_params):
+        return self.module_(to_tensor(x["x"], device=self.device))
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        recon, _ = y_pred
+        return self.criterion_(recon, _batch_observation(X, y_true, self.device))
+
+
+def decoder_spec(module, module_params, sizes):
+    """skorch's ``module`` and ``module__*`` arguments for a decoder.
+
+    Parameters
+    ----------
+    module : type, torch.nn.Module instance or None
+        None builds the built-in decoder (:func:`make_decoder`) from
+        ``sizes``. A class is given the ``sizes`` its ``__init__`` takes
+        (by name, or all with ``**kwargs``), then ``module_params``. An
+        instance is copied (the estimator's parameter is never trained).
+    module_params : dict
+        The estimator's ``module__*`` parameters, without the prefix.
+    sizes : dict
+        ``latent_dim``, ``n_features``, ``image_shape`` and ``channels``.
+
+    Returns
+    -------
+    module, kwargs : the module (class, callable or instance) and its
+        ``module__*`` arguments, prefix included.
+    """
+    if module is None:
+        if module_params:
+            raise ValueError(
+                f"module__{sorted(module_params)[0]} is an argument of a decoder "
+                "class given as module; the built-in decoder takes none (its "
+                "width is channels)."
+            )
+        module, kwargs = make_decoder, dict(sizes)
+    elif isinstance(module, nn.Module):
+        if module_params:
+            raise ValueError(
+                "module__* parameters build a decoder from its class, but module "
+                f"is an instance of {type(module).__name__}; pass the class, or "
+                "leave out module__*."
+            )
+        module, kwargs = copy.deepcopy(module), {}
+    else:
+        kwargs = {k: v for k, v in sizes.items() if _takes(module, k)}
+        kwargs.update(module_params)
+    return module, {f"module__{k}": v for k, v in kwargs.items()}
+
+
+def _takes(cls, name):
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    )
+
+
+def check_decoder(decoder, latent_dim, n_features, device):
+    """A clear error unless ``decoder`` maps ``(n, latent_dim)`` codes to
+    ``(n, n_features)`` finite rows."""
+    name = type(decoder).__name__
+    if not isinstance(decoder, nn.Module):
+        raise TypeError(f"The decoder must be a torch.nn.Module; got {name}.")
+    z = torch.zeros(2, latent_dim, device=device)
+    try:
+        with frozen(decoder), torch.no_grad():
+            out = decoder(z)
+    except Exception as exc:
+        raise ValueError(
+            f"The decoder {name} failed on codes of shape (2, {latent_dim}) "
+            f"(latent_dim_={latent_dim}): {exc}"
+        ) from exc
+    shape = tuple(getattr(out, "shape", ()))
+    if not isinstance(out, torch.Tensor) or shape != (2, n_features):
+        raise ValueError(
+            f"The decoder {name} maps codes of shape (2, {latent_dim}) to "
+            f"{shape or type(out).__name__}; it must return rows of shape "
+            f"(2, {n_features}), one per code, with n_features={n_features}."
+        )

@@ -1,0 +1,221 @@
+"""Every "auto" setting of the estimators, resolved in one place.
+
+:func:`resolve_fit` turns the parameters and the data's shape into the
+settings ``fit`` uses, as ``PCA._fit`` resolves ``svd_solver="auto"``: a
+pure function, whose every value becomes a public fitted attribute
+(``latent_dim_``, ``max_epochs_``, ...). :func:`selection_grid` lists what
+``fit`` then chooses on entries held out of training (``_select.py``), and
+:func:`test_time` reads what a test-time call uses, where a parameter set
+after ``fit`` overrides what "auto" resolved to. The numbers are measured in
+``docs/performance.md`` and ``docs/imputation.md``.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["TestTime", "resolve_fit", "selection_grid", "test_time"]
+
+AUTO = "auto"
+
+# Epochs: EPOCH_ROWS / n_samples clipped to EPOCH_RANGE, so that a training
+# run costs about the same number of decoder steps whatever the data size
+# (each code is only updated once per epoch, so small sets need more epochs).
+EPOCH_ROWS = 100_000
+EPOCH_RANGE = (10, 100)
+
+# Images: codes of 64, 16 channels, 3 starts of 10 Adam steps from the
+# encoder's code (20 from the closest training codes: more steps fill holes
+# worse).
+IMAGE_LATENT_DIM = 64
+IMAGE_CHANNELS = 16
+IMAGE_N_INIT = 3
+IMAGE_STEPS = {"encoder": 10, "nearest": 20, "zeros": 20}
+
+# Tables: codes of half the features (2 to 64) unless chosen on held-out
+# entries among TABLE_CODE_SHARES of them (the last: all but one), a decoder
+# of 8 * 16 hidden units, and 5 starts of 50 steps (cheap on tables).
+TABLE_CODE_RANGE = (2, 64)
+TABLE_CODE_SHARES = (1 / 2, 3 / 4, None)
+TABLE_CHANNELS = 16
+TABLE_N_INIT = 5
+TABLE_STEPS = 50
+
+# The training codes learn LATENT_LR_FACTOR times faster than the decoder:
+# each code is updated once per epoch only.
+LATENT_LR_FACTOR = 10
+
+# Defaults of the neighbour blend where nothing is chosen on held-out entries.
+NEIGHBOR_WEIGHT = 0.5
+N_NEIGHBORS = 20
+NEIGHBOR_SOURCE = "data"
+
+# Candidates chosen from on held-out entries.
+WEIGHT_GRID = np.linspace(0.0, 1.0, 11)
+IMAGE_NEIGHBOR_GRID = (5, 10, 20)
+TABLE_PENALTY_GRID = (1e-2, 1e-1)
+SOURCE_GRID = ("data", "decodes")
+
+
+def auto_epochs(n_samples):
+    """``EPOCH_ROWS / n_samples`` clipped to ``EPOCH_RANGE``."""
+    return int(np.clip(round(EPOCH_ROWS / max(n_samples, 1)), *EPOCH_RANGE))
+
+
+def table_code_size(n_features, share=1 / 2):
+    """``share`` of the features (None: all but one), clipped to
+    ``TABLE_CODE_RANGE``."""
+    size = n_features - 1 if share is None else share * n_features
+    return int(np.clip(round(size), *TABLE_CODE_RANGE))
+
+
+def table_code_sizes(n_features):
+    """The code sizes chosen from for tables with ``latent_dim="auto"``."""
+    return sorted({table_code_size(n_features, s) for s in TABLE_CODE_SHARES})
+
+
+def _pick(params, name, auto):
+    value = params[name]
+    return auto if isinstance(value, str) and value == AUTO else value
+
+
+def resolve_fit(params, n_samples, n_features, image_shape):
+    """The settings of ``fit``, by fitted-attribute name.
+
+    Parameters
+    ----------
+    params : dict
+        The estimator's ``get_params(deep=False)``; settings it lacks are
+        left out of the result.
+    n_samples, n_features : int
+    image_shape : tuple (C, H, W) or None
+        None for tabular rows.
+
+    Returns
+    -------
+    resolved : dict
+        ``latent_dim_``, ``channels_``, ``max_epochs_`` and, for an
+        AutoDecoder, ``latent_lr_``, ``transform_init_``, ``n_init_``,
+        ``transform_max_iter_`` and the defaults of what is chosen on
+        held-out entries (``transform_penalty_``, ``neighbor_weight_``,
+        ``n_neighbors_``, ``neighbor_source_``).
+
+    Examples
+    --------
+    >>> from skautodec import AutoDecoder
+    >>> from skautodec._resolve import resolve_fit
+    >>> params = AutoDecoder().get_params(deep=False)
+    >>> resolved = resolve_fit(params, 500, 64, (1, 8, 8))
+    >>> resolved["latent_dim_"], resolved["max_epochs_"], resolved["n_init_"]
+    (64, 100, 3)
+    >>> resolve_fit(params, 5000, 10, None)["latent_dim_"]
+    5
+    """
+    image = image_shape is not None
+    out = {
+        "latent_dim_": _pick(
+            params,
+            "latent_dim",
+            IMAGE_LATENT_DIM if image else table_code_size(n_features),
+        ),
+        "channels_": _pick(
+            params, "channels", IMAGE_CHANNELS if image else TABLE_CHANNELS
+        ),
+        "max_epochs_": _pick(params, "max_epochs", auto_epochs(n_samples)),
+    }
+    if "transform_init" not in params:
+        return out
+    init = _pick(params, "transform_init", "encoder" if image else "nearest")
+    latent_lr = params["latent_lr"]
+    penalty = params["transform_penalty"]
+    out.update(
+        latent_lr_=LATENT_LR_FACTOR * params["lr"] if latent_lr is None else latent_lr,
+        transform_init_=init,
+        n_init_=_pick(params, "n_init", IMAGE_N_INIT if image else TABLE_N_INIT),
+        transform_max_iter_=_pick(
+            params, "transform_max_iter", IMAGE_STEPS[init] if image else TABLE_STEPS
+        ),
+        transform_penalty_=float(
+            params["latent_penalty"] if penalty in (None, AUTO) else penalty
+        ),
+        neighbor_weight_=float(_pick(params, "neighbor_weight", NEIGHBOR_WEIGHT)),
+        n_neighbors_=_pick(params, "n_neighbors", N_NEIGHBORS),
+        neighbor_source_=_pick(params, "neighbor_source", NEIGHBOR_SOURCE),
+    )
+    return out
+
+
+def selection_grid(params, resolved, n_features, image_shape):
+    """What ``fit`` chooses on held-out entries: candidates by setting (one
+    candidate where the parameter is given), or None when nothing is chosen.
+
+    Images choose ``neighbor_weight``, ``n_neighbors`` and
+    ``neighbor_source``; tables ``neighbor_weight``, ``neighbor_source``,
+    ``transform_penalty`` and the code size (``latent_dim``). Each is chosen
+    where its parameter is "auto".
+    """
+
+    def grid(name, candidates):
+        if params[name] == AUTO:
+            return list(candidates)
+        return [resolved[f"{name}_"]]
+
+    auto = [
+        "neighbor_weight",
+        "neighbor_source",
+        "n_neighbors" if image_shape is not None else "transform_penalty",
+    ]
+    if image_shape is None:
+        auto.append("latent_dim")
+    if not any(params[name] == AUTO for name in auto):
+        return None
+    out = {
+        "neighbor_weight": grid("neighbor_weight", WEIGHT_GRID),
+        "neighbor_source": grid("neighbor_source", SOURCE_GRID),
+    }
+    if image_shape is not None:
+        out["n_neighbors"] = grid("n_neighbors", IMAGE_NEIGHBOR_GRID)
+        return out
+    penalties = {params["latent_penalty"], *TABLE_PENALTY_GRID}
+    out["transform_penalty"] = grid("transform_penalty", sorted(penalties))
+    out["latent_dim"] = grid("latent_dim", table_code_sizes(n_features))
+    return out
+
+
+class TestTime(NamedTuple):
+    """The settings of a test-time call (``transform``, ``reconstruct``,
+    ``score``, ``sample``)."""
+
+    init: str
+    n_init: int
+    max_iter: int
+    penalty: float
+    neighbor_weight: float
+    n_neighbors: int
+    neighbor_source: str
+
+
+def test_time(params, fitted):
+    """The settings a test-time call uses: each parameter as it is now, or,
+    where it is "auto", what ``fit`` resolved it to (``fitted``, by
+    fitted-attribute name); ``transform_penalty=None`` is
+    ``latent_penalty``."""
+
+    def current(name):
+        value = params[name]
+        return fitted[f"{name}_"] if value == AUTO else value
+
+    penalty = params["transform_penalty"]
+    if penalty is None:
+        penalty = params["latent_penalty"]
+    elif penalty == AUTO:
+        penalty = fitted["transform_penalty_"]
+    return TestTime(
+        init=current("transform_init"),
+        n_init=current("n_init"),
+        max_iter=current("transform_max_iter"),
+        penalty=penalty,
+        neighbor_weight=float(current("neighbor_weight")),
+        n_neighbors=current("n_neighbors"),
+        neighbor_source=current("neighbor_source"),
+    )
