@@ -35,6 +35,8 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    # runs the examples of the extending page when the docs are built
+    "matplotlib.sphinxext.plot_directive",
     "myst_parser",
     "offline_refs",
 ]
@@ -71,6 +73,10 @@ numpydoc_class_members_toctree = False
 # MyST: $...$ math, and anchors for the headings of the Markdown pages.
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
+
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",

@@ -11,9 +11,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from . import _select
 from ._base import _BaseLatentModel
-from ._inference import STARTS, fit_codes, reconstruct_scaled
+from ._inference import STARTS, StartNames, fit_codes, reconstruct_scaled
 from ._nets import _AutoDecoderNet, decoder_spec
-from ._observation import ObservationLoss
+from ._observation import MissingEntries, ObservationLoss
 from ._resolve import selection_grid, test_time
 from ._sampling import draw_completions
 
@@ -170,6 +170,10 @@ class AutoDecoder(_BaseLatentModel):
 neighbor_weight_, n_neighbors_, neighbor_source_
         The test-time settings "auto" resolved to (a parameter set after
         ``fit`` takes their place).
+    noise_var_ : float
+        Mean squared error of the training decodes on the observed training
+        entries (scaled units): the noise level that weighs measurements
+        through an operator.
     held_out_error_ : float or None
         Mean squared error (scaled units) of the chosen settings on the
         entries held out in ``fit``; None when nothing was chosen there.
@@ -229,7 +233,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         "latent_lr": [Interval(Real, 0, None, closed="neither"), None],
         "transform_penalty": [_AUTO, Interval(Real, 0, None, closed="left"), None],
         "transform_max_iter": [_AUTO, Interval(Integral, 0, None, closed="left")],
-        "transform_init": [StrOptions({"auto", *STARTS})],
+        "transform_init": [StrOptions(StartNames())],
         "n_init": [_AUTO, Interval(Integral, 1, None, closed="left")],
         "n_neighbors": [_AUTO, Interval(Integral, 1, None, closed="left")],
         "neighbor_weight": [_AUTO, Interval(Real, 0, 1, closed="both")],
@@ -349,6 +353,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         self._train(build_net, X_dict, observation.values, seed, device)
         self.latents_ = self.net_.latents_.weight.detach().cpu().numpy().copy()
         self._training_rows = self._complete_rows(X, missing)
+        self._set_noise_var(observation)
         train = STARTS[self.transform_init_].fit
         self.encoder_ = train(self, observation, seed, device) if train else None
         if held is not None:
@@ -386,25 +391,21 @@ neighbor_weight_, n_neighbors_, neighbor_source_
     def _get_decoder(self):
         return self.net_.module_
 
-    def _training_decodes(self):
-        """Decodes of the training codes (scaled units), computed on first
-        use after each ``fit`` and kept (not pickled)."""
-        cache = self._cache()
-        if "decodes" not in cache:
-            cache["decodes"] = self._decode_scaled(self.latents_)
-        return cache["decodes"]
-
     def _complete_rows(self, X, missing):
         """Training rows in scaled units, missing entries filled by their
         decodes (what "data" neighbours are found in and averaged from)."""
         values = self._observe(X, missing).values
         return np.where(missing, self._training_decodes(), values).astype(np.float32)
 
-    def _test_time(self):
-        """The settings of a test-time call (:func:`~skautodec._resolve.test_time`)."""
+    def _test_time(self, observation=None):
+        """The settings of a test-time call (:func:`~skautodec._resolve.test_time`);
+        measurements through an operator have their own "auto" budget."""
         fitted = {f"{k}_": getattr(self, f"{k}_") for k in _TEST_TIME}
-        settings = test_time(self.get_params(deep=False), fitted)
-        if settings.init == "encoder" and self.encoder_ is None:
+        measured = observation is not None and not isinstance(
+            observation, MissingEntries
+        )
+        settings = test_time(self.get_params(deep=False), fitted, measured)
+        if settings.init == "encoder" and self.encoder_ is None and not measured:
             raise ValueError(
                 'transform_init="encoder" starts from an encoder trained in fit, but '
                 f"this model was fitted with transform_init={self.transform_init_!r}; "
@@ -412,25 +413,32 @@ neighbor_weight_, n_neighbors_, neighbor_source_
             )
         return settings
 
-    def transform(self, X, mask=None):
+    def transform(self, X, mask=None, operator=None):
         """Fit a code to each row of ``X`` with the decoder frozen.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to encode; NaN marks a missing entry.
+        X : array-like of shape (n_samples, n_features), or (n_samples, m)
+            Rows to encode; NaN marks a missing entry. With ``operator``, the
+            measurements of each row.
         mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
             True where an entry is missing. Missing entries have no influence
             on the codes.
+        operator : skautodec.operators operator, array or sparse matrix, \
+default=None
+            What ``X`` measures of each row (:mod:`skautodec.operators`): the
+            codes are fitted to explain the measurements, starting from the
+            training codes that explain them best.
 
         Returns
         -------
         Z : ndarray of shape (n_samples, latent_dim_), float32
         """
-        _, _, observation = self._observe_rows(X, mask)
-        return fit_codes(self, observation, self._test_time(), n_starts=1)[:, 0]
+        _, _, observation = self._observe_rows(X, mask, operator)
+        settings = self._test_time(observation)
+        return fit_codes(self, observation, settings, n_starts=1)[:, 0]
 
-    def reconstruct(self, X, mask=None):
+    def reconstruct(self, X, mask=None, operator=None):
         """Whole rows rebuilt from their observed entries.
 
         Codes are fitted from ``n_init`` starts and their decodes averaged.
@@ -441,18 +449,24 @@ neighbor_weight_, n_neighbors_, neighbor_source_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows; NaN marks a missing entry.
+        X : array-like of shape (n_samples, n_features), or (n_samples, m)
+            Rows; NaN marks a missing entry. With ``operator``, the
+            measurements of each row.
         mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
             True where an entry is missing.
+        operator : skautodec.operators operator, array or sparse matrix, \
+default=None
+            What ``X`` measures of each row (inverse problems; no neighbour
+            blend unless it is a :class:`~skautodec.operators.Mask`).
 
         Returns
         -------
         X_hat : ndarray of shape (n_samples, n_features), float32
+            Whole rows, in the data's units.
         """
-        _, _, observation = self._observe_rows(X, mask)
+        _, _, observation = self._observe_rows(X, mask, operator)
         self._warn_empty_features()
-        out, _ = reconstruct_scaled(self, observation, self._test_time())
+        out, _ = reconstruct_scaled(self, observation, self._test_time(observation))
         return out * np.float32(self.scale_) + self.offset_
 
     def sample(self, X, mask=None, n_samples=1, random_state=None):

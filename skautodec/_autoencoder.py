@@ -8,9 +8,11 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from ._base import _BaseLatentModel
+from ._inference import nearest_training_rows
 from ._modules import AutoEncoderModule
 from ._nets import _AutoEncoderNet, decoder_spec
 from ._observation import ObservationLoss
+from ._resolve import OPERATOR_N_INIT, OPERATOR_STEPS
 
 
 class ConvAutoEncoder(_BaseLatentModel):
@@ -98,6 +100,12 @@ class ConvAutoEncoder(_BaseLatentModel):
         The sizes used (the parameters).
     image_shape_ : tuple or None
         The image shape used, None for tabular rows.
+    latents_ : ndarray of shape (n_samples, latent_dim)
+        The encoder's codes of the training rows (where fits to measurements
+        through an operator start).
+    noise_var_ : float
+        Mean squared reconstruction error of the training rows (scaled
+        units): the noise level that weighs measurements.
     history_ : skorch.History
         Per-epoch training log.
     n_iter_ : int
@@ -229,6 +237,10 @@ class ConvAutoEncoder(_BaseLatentModel):
             )
 
         self._train(build_net, X_dict, observation.values, self._draw_seed(), device)
+        # the encoder's codes of the training rows: where test-time fits to
+        # measurements through an operator start
+        self.latents_ = self._encode(X_dict["x"])
+        self._set_noise_var(observation)
         return self
 
     def _decoder_of(self, module):
@@ -240,24 +252,38 @@ class ConvAutoEncoder(_BaseLatentModel):
     def _encode(self, Xe):
         return self._apply(self.net_.module_.encoder, Xe, self.latent_dim_)
 
-    def transform(self, X, mask=None):
+    def transform(self, X, mask=None, operator=None):
         """Encode ``X``; missing entries are filled with ``fill_value`` first.
 
         With ``transform_max_iter > 0`` the encoder's code is then refined by
-        gradient descent on the observed entries, the decoder frozen.
+        gradient descent on the observed entries, the decoder frozen. With
+        ``operator``, ``X`` holds measurements and the decoder is the
+        generator: codes start from the ``3`` training codes whose decodes
+        explain them best and are fitted for ``transform_max_iter`` steps
+        (100 where it is 0), the best start kept.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to encode; NaN marks a missing entry.
+        X : array-like of shape (n_samples, n_features), or (n_samples, m)
+            Rows to encode; NaN marks a missing entry. With ``operator``, the
+            measurements of each row.
         mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
             True where an entry is missing.
+        operator : skautodec.operators operator, array or sparse matrix, \
+default=None
+            What ``X`` measures of each row (:mod:`skautodec.operators`).
 
         Returns
         -------
         Z : ndarray of shape (n_samples, latent_dim), float32
         """
-        X, missing, observation = self._observe_rows(X, mask)
+        X, missing, observation = self._observe_rows(X, mask, operator)
+        if operator is not None:
+            near = nearest_training_rows(self, observation, OPERATOR_N_INIT)
+            steps = self.transform_max_iter or OPERATOR_STEPS
+            return self._optimize(
+                observation, self.latents_[near], self.transform_penalty, steps
+            )
         codes = self._encode(self._encoder_input(X, missing))
         if self.transform_max_iter == 0:
             return codes

@@ -1,6 +1,5 @@
 """Shared base of the estimators: validation, scaling, the net, decoding, scoring."""
 
-import math
 import warnings
 from numbers import Integral, Real
 
@@ -18,95 +17,26 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._accelerate import make_net
 from ._latent import frozen, optimize_latents
-from ._nets import _seeded, _StopOnDivergence, check_decoder, check_device
+from ._nets import (
+    _RoutedParamsMixin,
+    _seeded,
+    _StopOnDivergence,
+    check_decoder,
+    check_device,
+)
 from ._observation import MissingEntries
 from ._resolve import resolve_fit
+from ._scaling import check_range, fit_scaling
 from .masks import check_mask, image_shape_of
+from .operators import _observation, as_operator
 
-# Prefixes of the parameters routed to skorch, as skorch routes them.
-_ROUTED = ("module__", "optimizer__")
 _TRANSFORM_BATCH = 1024
 # Codes fitted at once: at most _TRANSFORM_BATCH, and at most this many
 # entries (codes x features), which bounds the decoder's activations.
 _FIT_ENTRIES = 2**17
-# Largest |observed entry - mean| / scale_ that transform accepts.
-_MAX_SCALED = 1e15
 # fit warns below max(_MIN_ROWS, 2 * latent_dim) rows: fewer rows than twice
 # the code size leave directions of the code space that no row spans.
 _MIN_ROWS = 10
-
-
-class _RoutedParamsMixin:
-    """skorch's routing of ``module__*`` and ``optimizer__*`` parameters:
-    taken by ``__init__`` and ``set_params``, listed by ``get_params`` (so
-    ``clone`` and ``GridSearchCV`` see them) and passed to the net."""
-
-    def _set_routed(self, kwargs):
-        """Store ``module__*`` and ``optimizer__*`` keyword arguments (skorch's
-        routing); anything else is a TypeError, as for any ``__init__``."""
-        for key, value in kwargs.items():
-            if not key.startswith(_ROUTED):
-                raise TypeError(
-                    f"{type(self).__name__}.__init__() got an unexpected keyword "
-                    f"argument {key!r}; only module__* and optimizer__* are "
-                    "passed on."
-                )
-            setattr(self, key, value)
-
-    def _routed(self, prefix):
-        """The ``prefix`` parameters (``"module__"``...), prefix removed."""
-        return {
-            key[len(prefix) :]: value
-            for key, value in vars(self).items()
-            if key.startswith(prefix)
-        }
-
-    def get_params(self, deep=True):
-        """Parameters of this estimator, ``module__*`` and ``optimizer__*``
-        included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also the parameters of contained estimators.
-
-        Returns
-        -------
-        params : dict
-        """
-        params = super().get_params(deep=deep)
-        params.update((k, v) for k, v in vars(self).items() if k.startswith(_ROUTED))
-        return params
-
-    def set_params(self, **params):
-        """Set parameters; ``module__*`` and ``optimizer__*`` are kept for the
-        next ``fit`` (skorch's routing).
-
-        Parameters
-        ----------
-        **params : dict
-
-        Returns
-        -------
-        self
-        """
-        for key in [k for k in params if k.startswith(_ROUTED)]:
-            setattr(self, key, params.pop(key))
-        return super().set_params(**params)
-
-    def _optimizer_params(self):
-        """``optimizer__*`` arguments of the net: the user's, then the
-        estimator's own (``lr`` and ``weight_decay`` are parameters)."""
-        user = self._routed("optimizer__")
-        taken = {"lr", "weight_decay", "param_groups"} & set(user)
-        if taken:
-            raise ValueError(
-                f"optimizer__{sorted(taken)[0]} is set by the estimator: use its "
-                "lr, weight_decay (and latent_lr) parameters."
-            )
-        return {f"optimizer__{k}": v for k, v in user.items()} | {
-            "optimizer__weight_decay": self.weight_decay
-        }
 
 
 class _BaseLatentModel(
@@ -231,49 +161,12 @@ class _BaseLatentModel(
             )
 
     def _check_range(self, X, missing):
-        """Reject observed entries far outside the training data's range,
-        whose squared errors would overflow float32."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            dist = np.abs(np.where(missing, 0.0, X - self.offset_)) / self.scale_
-            peak = dist.max(initial=0.0)
-        if not peak <= _MAX_SCALED:
-            scale = np.broadcast_to(self.scale_, X.shape[1:])
-            feature = int(np.nan_to_num(dist, nan=np.inf).max(axis=0).argmax())
-            raise ValueError(
-                f"X has observed entries {peak:.3g} times the training data's "
-                f"scale ({float(scale[feature]):.3g} for feature {feature}) away "
-                "from its mean; their squared errors would overflow float32. Is "
-                "X in the units the model was fitted on?"
-            )
+        check_range(X, missing, self.offset_, self.scale_)
 
     def _set_scaling(self, X, missing):
-        """Per-feature mean and scale, from observed entries only.
-
-        Tabular rows get one scale per feature (the standard deviation of its
-        observed entries), so that features in different units weigh the same
-        in the loss; images share one global scale, which keeps the relative
-        contrast of their pixels. Constant or unobserved features get the
-        global scale.
-        """
-        observed = ~missing
-        counts = observed.sum(axis=0)
-        sums = np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64)
-        offset = np.divide(sums, counts, out=np.zeros(X.shape[1]), where=counts > 0)
-        centered = np.where(observed, X - offset, 0.0).astype(np.float64)
-        sq = (centered**2).sum(axis=0)
-        n_obs = counts.sum()
-        scale = math.sqrt(sq.sum() / n_obs) if n_obs else 0.0
-        if not math.isfinite(scale) or scale < 1e-12:
-            scale = 1.0
-        self.offset_ = offset.astype(np.float32)
-        if self.image_shape_ is not None:
-            self.scale_ = float(scale)
-            return
-        std = np.sqrt(np.divide(sq, counts, out=np.zeros_like(sq), where=counts > 0))
-        # constant features (up to float32 rounding of their mean) and
-        # unobserved ones take the global scale
-        ok = np.isfinite(std) & (std > 0) & (std > 1e-6 * np.abs(offset))
-        self.scale_ = np.where(ok, std, scale).astype(np.float32)
+        self.offset_, self.scale_ = fit_scaling(
+            X, missing, per_feature=self.image_shape_ is None
+        )
 
     # ----------------------------------------------------------------- network
     def _callbacks(self):
@@ -410,15 +303,49 @@ class _BaseLatentModel(
         Xn[missing] = 0.0
         return MissingEntries(Xn.astype(np.float32), (~missing).astype(np.float32))
 
-    def _observe_rows(self, X, mask):
+    def _observe_rows(self, X, mask, operator=None):
         """Validated rows of a test-time call (``check_is_fitted`` first),
-        their missing entries and their observation."""
+        their missing entries and their observation; with an ``operator``,
+        ``X`` holds measurements (and missing is None)."""
         check_is_fitted(self)
+        if operator is not None:
+            if mask is not None:
+                raise ValueError(
+                    "Pass mask= or operator=, not both: a mask is an operator "
+                    "(skautodec.operators.Mask)."
+                )
+            observation = _observation(
+                operator,
+                X,
+                self.offset_,
+                self.scale_,
+                self.noise_var_,
+                self.n_features_in_,
+                self.image_shape_,
+            )
+            return observation.target, None, observation
         X = self._validate_X(X, reset=False)
         missing = self._missing(X, mask)
         self._check_range(X, missing)
         self._warn_empty_rows(missing)
         return X, missing, self._observe(X, missing)
+
+    def _training_decodes(self):
+        """Decodes of the training codes (scaled units), computed on first
+        use after each ``fit`` and kept (not pickled)."""
+        cache = self._cache()
+        if "decodes" not in cache:
+            cache["decodes"] = self._decode_scaled(self.latents_)
+        return cache["decodes"]
+
+    def _set_noise_var(self, observation):
+        """``noise_var_``: the decodes' mean squared error on the entries
+        observed in training (scaled units), the noise of the MAP reading."""
+        err = observation.errors(self._training_decodes()).sum(dtype=np.float64)
+        count = observation.observed.sum() if observation.observed is not None else (
+            observation.values.size
+        )
+        self.noise_var_ = max(float(err / max(count, 1)), 1e-12)
 
     def _optimize(self, observation, init, penalty, max_iter, return_all=False):
         """Codes fitted to ``observation`` from ``init``; records the steps
@@ -502,7 +429,7 @@ class _BaseLatentModel(
             )
         return self._decode_scaled(Z) * np.float32(self.scale_) + self.offset_
 
-    def reconstruct(self, X, mask=None):
+    def reconstruct(self, X, mask=None, operator=None):
         """Whole rows rebuilt from their observed entries.
 
         Equal to ``inverse_transform(transform(X, mask=mask))`` unless the
@@ -515,6 +442,9 @@ class _BaseLatentModel(
             Rows; NaN marks a missing entry.
         mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
             True where an entry is missing.
+        operator : skautodec.operators operator, array or sparse matrix, \
+default=None
+            What ``X`` measures of each row (``X`` holds the measurements).
 
         Returns
         -------
@@ -522,15 +452,18 @@ class _BaseLatentModel(
             Every entry, observed or not, as the decoder produces it.
         """
         self._warn_empty_features()
-        return self.inverse_transform(self.transform(X, mask=mask))
+        return self.inverse_transform(self.transform(X, mask=mask, operator=operator))
 
-    def score(self, X, y=None, mask=None):
+    def score(self, X, y=None, mask=None, operator=None):
         """Negative mean squared reconstruction error (higher is better).
 
         Without ``mask``, codes are fitted to every observed entry and the error
         is taken over them. With ``mask``, codes are fitted to the entries the
         mask leaves visible and the error is taken over the hidden entries,
-        whose true values are read from ``X``. NaN entries are never scored.
+        whose true values are read from ``X``. With ``operator``, ``X`` is
+        measured through it (without noise), whole rows are rebuilt from the
+        measurements and the error is taken over every known entry. NaN
+        entries are never scored.
 
         Parameters
         ----------
@@ -539,6 +472,9 @@ class _BaseLatentModel(
             Ignored.
         mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
             True where an entry is hidden from the model.
+        operator : skautodec.operators operator, array or sparse matrix, \
+default=None
+            What is measured of each row (see :mod:`skautodec.operators`).
 
         Returns
         -------
@@ -546,6 +482,17 @@ class _BaseLatentModel(
         """
         check_is_fitted(self)
         Xv = self._validate_X(X, reset=False)
+        if operator is not None:
+            if np.isnan(Xv).any():
+                raise ValueError(
+                    "score(X, operator=...) measures X through the operator: X "
+                    "must be complete (it has NaN)."
+                )
+            Y = as_operator(operator).measure(Xv, self.image_shape_)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                recon = self.reconstruct(Y, operator=operator)
+            return -float(np.mean((recon.astype(np.float64) - Xv) ** 2))
         known = ~np.isnan(Xv)
         if mask is None:
             scored = known

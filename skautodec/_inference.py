@@ -14,7 +14,7 @@ new strategy is one function and one entry.
 
 import copy
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import NamedTuple
 
 import numpy as np
@@ -23,6 +23,7 @@ import torch
 from ._latent import fit_encoder
 from ._modules import PartialEncoder
 from ._nets import _seeded
+from ._observation import MissingEntries
 
 __all__ = [
     "NEIGHBOR_SOURCES",
@@ -65,11 +66,13 @@ class Start(NamedTuple):
     gives the starting codes ``(n, s, dim)``; ``n_nearest(n_starts)`` how
     many closest training rows it reads from ``neighbors``; ``fit(model,
     observation, seed, device)``, where given, trains what it needs at the end
-    of ``fit`` (kept as ``encoder_``)."""
+    of ``fit`` (kept as ``encoder_``); ``kinds``, where given, the kinds of
+    observation it can start from (others start from "nearest")."""
 
     codes: Callable
     n_nearest: Callable
     fit: Callable | None = None
+    kinds: tuple = ()
 
 
 def _zeros(model, observation, n_starts, neighbors):
@@ -134,8 +137,29 @@ def encode(model, observation):
 STARTS = {
     "zeros": Start(_zeros, lambda n_starts: 0),
     "nearest": Start(_nearest, lambda n_starts: n_starts),
-    "encoder": Start(_encoder, lambda n_starts: n_starts - 1, train_encoder),
+    "encoder": Start(
+        _encoder, lambda n_starts: n_starts - 1, train_encoder, (MissingEntries,)
+    ),
 }
+
+
+class StartNames(Set):
+    """The names ``transform_init`` takes: "auto" and every entry of
+    :data:`STARTS`, read when a parameter is checked (so that a strategy
+    added to the table is accepted)."""
+
+    def __contains__(self, name):
+        return name == "auto" or name in STARTS
+
+    def __iter__(self):
+        return iter(("auto", *STARTS))
+
+    def __len__(self):
+        return 1 + len(STARTS)
+
+    @classmethod
+    def _from_iterable(cls, iterable):
+        return set(iterable)
 
 
 def fit_codes(model, observation, settings, n_starts, neighbors=None):
@@ -151,6 +175,8 @@ def fit_codes(model, observation, settings, n_starts, neighbors=None):
             stacklevel=4,
         )
     start = STARTS[settings.init]
+    if start.kinds and not isinstance(observation, start.kinds):
+        start = STARTS["nearest"]
     near = start.n_nearest(n_starts)
     if neighbors is None and near > 0:
         neighbors = nearest_training_rows(model, observation, near)

@@ -25,6 +25,8 @@ from ._observation import MissingEntries
 
 __all__ = ["check_decoder", "check_device", "decoder_spec"]
 
+# Prefixes of the parameters routed to skorch, as skorch routes them.
+_ROUTED = ("module__", "optimizer__")
 # What the built-in decoders are given; a user's decoder class gets those of
 # these names its __init__ takes.
 _DECODER_ARGS = ("latent_dim", "n_features", "image_shape", "channels")
@@ -81,6 +83,79 @@ class _StopOnDivergence(Callback):
                 f"Training diverged: the loss became {loss} at epoch "
                 f"{len(net.history)}. Lower `lr` (now {net.lr})."
             )
+
+
+class _RoutedParamsMixin:
+    """skorch's routing of ``module__*`` and ``optimizer__*`` parameters:
+    taken by ``__init__`` and ``set_params``, listed by ``get_params`` (so
+    ``clone`` and ``GridSearchCV`` see them) and passed to the net."""
+
+    def _set_routed(self, kwargs):
+        """Store ``module__*`` and ``optimizer__*`` keyword arguments (skorch's
+        routing); anything else is a TypeError, as for any ``__init__``."""
+        for key, value in kwargs.items():
+            if not key.startswith(_ROUTED):
+                raise TypeError(
+                    f"{type(self).__name__}.__init__() got an unexpected keyword "
+                    f"argument {key!r}; only module__* and optimizer__* are "
+                    "passed on."
+                )
+            setattr(self, key, value)
+
+    def _routed(self, prefix):
+        """The ``prefix`` parameters (``"module__"``...), prefix removed."""
+        return {
+            key[len(prefix) :]: value
+            for key, value in vars(self).items()
+            if key.startswith(prefix)
+        }
+
+    def get_params(self, deep=True):
+        """Parameters of this estimator, ``module__*`` and ``optimizer__*``
+        included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also the parameters of contained estimators.
+
+        Returns
+        -------
+        params : dict
+        """
+        params = super().get_params(deep=deep)
+        params.update((k, v) for k, v in vars(self).items() if k.startswith(_ROUTED))
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``module__*`` and ``optimizer__*`` are kept for the
+        next ``fit`` (skorch's routing).
+
+        Parameters
+        ----------
+        **params : dict
+
+        Returns
+        -------
+        self
+        """
+        for key in [k for k in params if k.startswith(_ROUTED)]:
+            setattr(self, key, params.pop(key))
+        return super().set_params(**params)
+
+    def _optimizer_params(self):
+        """``optimizer__*`` arguments of the net: the user's, then the
+        estimator's own (``lr`` and ``weight_decay`` are parameters)."""
+        user = self._routed("optimizer__")
+        taken = {"lr", "weight_decay", "param_groups"} & set(user)
+        if taken:
+            raise ValueError(
+                f"optimizer__{sorted(taken)[0]} is set by the estimator: use its "
+                "lr, weight_decay (and latent_lr) parameters."
+            )
+        return {f"optimizer__{k}": v for k, v in user.items()} | {
+            "optimizer__weight_decay": self.weight_decay
+        }
 
 
 def _batch_observation(X, y_true, device):

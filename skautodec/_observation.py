@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MissingEntries", "Observation", "ObservationLoss"]
+__all__ = ["Measurements", "MissingEntries", "Observation", "ObservationLoss"]
 
 
 class Observation:
@@ -164,6 +164,38 @@ class MissingEntries(Observation):
 
     def unobserved(self):
         return None if self.weight is None else self.weight == 0
+
+
+class Measurements(Observation):
+    """Measurements ``y = A(x)`` of whole rows through an operator.
+
+    The decode ``recon`` is in the model's scaled units; the operator acts on
+    rows in the data's units, ``offset + scale * recon``.
+
+    Parameters
+    ----------
+    target : ndarray of shape (n_rows, m)
+        The measurements.
+    weight : ndarray of shape (n_rows, m)
+        Weight of each measurement (its precision relative to the model's
+        noise, see ``operators``).
+    operator : skautodec.operators.Operator
+    offset, scale : ndarray of shape (n_features,), or float
+        The model's scaling: data = offset + scale * scaled.
+    image_shape : tuple or None
+    """
+
+    def __init__(self, target, weight, operator, offset, scale, image_shape):
+        super().__init__(target, weight)
+        self.operator = operator
+        self.offset = np.asarray(offset, dtype=np.float32)
+        self.scale = np.asarray(scale, dtype=np.float32)
+        self.image_shape = image_shape
+
+    def measure(self, recon):
+        offset = torch.as_tensor(self.offset, device=recon.device)
+        scale = torch.as_tensor(self.scale, device=recon.device)
+        return self.operator.apply(offset + scale * recon, self.image_shape)
 
 
 class ObservationLoss(nn.Module):

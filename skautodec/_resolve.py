@@ -45,6 +45,12 @@ TABLE_STEPS = 50
 # each code is updated once per epoch only.
 LATENT_LR_FACTOR = 10
 
+# Measurements through an operator (inverse problems): starts from the
+# training codes whose decodes best explain them, more steps than from the
+# encoder (see docs/inverse_problems.md).
+OPERATOR_N_INIT = 3
+OPERATOR_STEPS = 100
+
 # Defaults of the neighbour blend where nothing is chosen on held-out entries.
 NEIGHBOR_WEIGHT = 0.5
 N_NEIGHBORS = 20
@@ -195,15 +201,26 @@ class TestTime(NamedTuple):
     neighbor_source: str
 
 
-def test_time(params, fitted):
+def test_time(params, fitted, measured=False):
     """The settings a test-time call uses: each parameter as it is now, or,
     where it is "auto", what ``fit`` resolved it to (``fitted``, by
     fitted-attribute name); ``transform_penalty=None`` is
-    ``latent_penalty``."""
+    ``latent_penalty``. ``measured``: the rows are measured through an
+    operator, whose "auto" starts and steps are ``OPERATOR_N_INIT`` closest
+    training codes and ``OPERATOR_STEPS``."""
+    operator = {
+        "transform_init_": "nearest",
+        "n_init_": OPERATOR_N_INIT,
+        "transform_max_iter_": OPERATOR_STEPS,
+    }
 
     def current(name):
         value = params[name]
-        return fitted[f"{name}_"] if value == AUTO else value
+        if value != AUTO:
+            return value
+        if measured and f"{name}_" in operator:
+            return operator[f"{name}_"]
+        return fitted[f"{name}_"]
 
     penalty = params["transform_penalty"]
     if penalty is None:

@@ -228,6 +228,13 @@ def _add_run_arguments(p):
         "codes, with its fitted codes only and with its unfitted neighbours "
         "only, to show what its test-time defaults buy",
     )
+    p.add_argument(
+        "--inverse",
+        action="store_true",
+        help="also rebuild the test images from measurements (compressed "
+        "sensing, super-resolution, deblurring) against Lasso and PCA: "
+        "inverse.csv, inverse_problems.png and a report section",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -298,7 +305,7 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def _write_report(path, command, args, results, figures, seconds, shapes, ad):
+def _write_report(path, command, args, results, figures, seconds, shapes, ad, extra):
     from .report import to_markdown, wide_table
 
     n_train, n_test, image_shape = shapes
@@ -346,6 +353,7 @@ def _write_report(path, command, args, results, figures, seconds, shapes, ad):
         "",
         "All rows: `results.csv`.",
         "",
+        *extra,
         "## Figures",
         "",
     ]
@@ -511,6 +519,14 @@ def _compare(args, command, data, masks, start):
     figures["sample_spread"] = figures["sample_spread"].format(
         size=_spread_size(masks), n_samples=_SPREAD_SAMPLES
     )
+    inverse = []
+    if args.inverse:
+        from ._inverse_study import write_inverse_study
+
+        networks = {k: models[k] for k in ("autoencoder", "autodecoder")}
+        inverse = write_inverse_study(
+            networks, X_train, X_test, image_shape, args.out, progress
+        )
     seconds = time.perf_counter() - start
     _write_report(
         os.path.join(args.out, "report.md"),
@@ -521,6 +537,7 @@ def _compare(args, command, data, masks, start):
         seconds,
         (len(X_train), len(X_test), image_shape),
         models["autodecoder"],
+        inverse,
     )
     print(wide_table(results, "mse_hidden").to_string(float_format="%.4f"))
     print(

@@ -27,6 +27,7 @@ __all__ = [
     "image_grid",
     "plot_error_vs_hole_size",
     "plot_interpolations",
+    "plot_inverse_problems",
     "plot_latent_tsne",
     "plot_masked_reconstructions",
     "plot_progressive_reconstructions",
@@ -103,6 +104,69 @@ def plot_masked_reconstructions(
         for j, grid in enumerate(panels):
             _show(axes[i, j], grid, columns[j] if i == 0 else None)
         axes[i, 0].set_ylabel(str(key), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_inverse_problems(
+    X, images, *, methods=None, image_shape=None, n_images=6, nrow=3
+):
+    """Images rebuilt from measurements: one row per problem.
+
+    Columns, left to right: the truth, what the measurements show (the
+    blurred or low-resolution images, or the least-norm solution of
+    compressed sensing) and each method's images.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_rows, n_features)
+        The true images; the first ``n_images`` are shown.
+    images : dict of problem -> dict of column -> array of shape (n_rows,
+        n_features)
+        As returned by the inverse-problem study: per problem,
+        ``"measurements"`` and one entry per method.
+    methods : list of str or None, default=None
+        The methods to show, in order; None shows every one of the first
+        problem.
+    image_shape : tuple of int or None, default=None
+    n_images : int, default=6
+    nrow : int, default=3
+        Images per row within a panel.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from skautodec.plotting import plot_inverse_problems
+    >>> X = np.random.default_rng(0).random((6, 64))
+    >>> images = {"blur": {"measurements": X, "identity": X}}
+    >>> fig = plot_inverse_problems(X, images)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['truth', 'measurements', 'identity']
+    >>> plt.close(fig)
+    """
+    plt = _pyplot()
+    X = np.asarray(X, dtype=np.float32)[:n_images]
+    shape = _resolve_shape(image_shape, X.shape[1])
+    if methods is None:
+        methods = [k for k in next(iter(images.values())) if k != "measurements"]
+    columns = ["truth", "measurements", *methods]
+    fig, axes = plt.subplots(
+        len(images),
+        len(columns),
+        figsize=(1.9 * len(columns), 1.9 * len(images) * 2 / max(nrow, 1) + 0.4),
+        squeeze=False,
+    )
+    for i, (problem, shown) in enumerate(images.items()):
+        rows = [X] + [np.asarray(shown[c])[:n_images] for c in columns[1:]]
+        for j, rows_j in enumerate(rows):
+            grid = _grid_tensor(_to_rgb(rows_j, shape), nrow, 1, 1.0)
+            _show(axes[i, j], grid, columns[j] if i == 0 else None)
+        axes[i, 0].set_ylabel(str(problem), fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -30,7 +30,9 @@ def test_fitted_state(ae, X_img):
     assert ae.n_iter_ == 3 == len(ae.history_)
     assert ae.offset_.shape == (64,)
     np.testing.assert_allclose(ae.offset_, X_img.mean(axis=0), atol=1e-6)
-    assert not hasattr(ae, "latents_")
+    # the encoder's codes of the training rows (the starts of fits to
+    # measurements through an operator)
+    np.testing.assert_allclose(ae.latents_, ae.transform(X_img), rtol=1e-5, atol=1e-6)
 
 
 def test_transform_is_encoder_output(ae, X_img):

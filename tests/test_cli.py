@@ -176,3 +176,20 @@ def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
     assert main(args + FAST) == 2
     err = capsys.readouterr().err
     assert err.startswith("skautodec compare: error:") and err.count("\n") == 1
+
+
+def test_compare_inverse(tmp_path):
+    out = tmp_path / "out"
+    args = ["compare", "--n-train", "80", "--n-test", "6", "--mask-sizes", "4",
+            "--inverse", "--out", str(out)]  # fmt: skip
+    assert main(args + FAST) == 0
+    table = pd.read_csv(out / "inverse.csv")
+    problems = ["CS m=8", "CS m=16", "CS m=32", "SR 2x", "blur 1"]
+    assert list(pd.unique(table["problem"])) == problems
+    methods = set(table["method"])
+    assert {"autodecoder", "autoencoder", "Lasso DCT", "PCA least squares"} <= methods
+    assert {"bicubic", "Tikhonov", "Wiener"} <= methods
+    assert table["mse"].notna().all() and (table["seconds_per_image"] >= 0).all()
+    assert (out / "inverse_problems.png").exists()
+    report = (out / "report.md").read_text()
+    assert "## Inverse problems" in report and "| autodecoder |" in report

@@ -1,0 +1,309 @@
+"""Inverse problems: codes fitted to measurements through an operator."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from scipy.ndimage import gaussian_filter
+from sklearn import config_context
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from skautodec import AutoDecoder, ConvAutoEncoder
+from skautodec.masks import center_mask
+from skautodec.metrics import inverse_problem_scorer
+from skautodec.operators import (
+    Downsample,
+    Function,
+    GaussianBlur,
+    Linear,
+    Mask,
+    as_operator,
+)
+
+FAST = dict(latent_dim=8, channels=4, max_epochs=15, random_state=0)
+# a model good enough that fitting codes to measurements pays
+GOOD = dict(max_epochs=30, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return (data.data / 16.0).astype(np.float32), data.target
+
+
+@pytest.fixture(scope="module")
+def ad(digits):
+    X, _ = digits
+    return AutoDecoder(**GOOD).fit(X[:1000])
+
+
+def _gaussian(m, n, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(m, n)) / np.sqrt(m)).astype(np.float32)
+
+
+# ------------------------------------------------------------- operators
+def test_linear_dense_and_sparse_measure_alike():
+    A = _gaussian(5, 12)
+    X = np.random.default_rng(1).random((4, 12)).astype(np.float32)
+    np.testing.assert_allclose(Linear(A).measure(X), X @ A.T, rtol=1e-5)
+    sparse = sp.random(5, 12, density=0.3, random_state=0, format="csr")
+    np.testing.assert_allclose(
+        as_operator(sparse).measure(X), X @ sparse.toarray().T, rtol=1e-5, atol=1e-6
+    )
+    assert repr(Linear(A)) == "Linear(matrix=<array 5x12>)"
+    assert repr(as_operator(sparse)) == "Linear(matrix=<sparse 5x12>)"
+
+
+def test_row_norms_of_a_linear_operator_follow_its_matrix():
+    A = _gaussian(4, 9)
+    scale = np.linspace(0.5, 2.0, 9)
+    expected = ((A * scale) ** 2).sum(axis=1)
+    np.testing.assert_allclose(Linear(A).row_norms_sq(0, scale), expected, rtol=1e-5)
+    # the generic Jacobian rule agrees with the closed form
+    generic = Function(lambda X: X @ torch.as_tensor(A).T, 4)
+    np.testing.assert_allclose(
+        generic.row_norms_sq(np.zeros(9), scale), expected, rtol=1e-5
+    )
+
+
+def test_downsample_is_a_block_average():
+    X = np.random.default_rng(0).random((3, 64)).astype(np.float32)
+    low = Downsample(4).measure(X, image_shape=(1, 8, 8))
+    blocks = X.reshape(3, 2, 4, 2, 4).mean(axis=(2, 4)).reshape(3, 4)
+    np.testing.assert_allclose(low, blocks, rtol=1e-6)
+    # a side that is no multiple of the factor: the edge blocks average what
+    # is there
+    odd = Downsample(2).measure(np.ones((1, 25)), image_shape=(1, 5, 5))
+    np.testing.assert_allclose(odd, 1.0)
+    assert odd.shape == (1, 9)
+
+
+def test_gaussian_blur_matches_scipy_with_zero_padding():
+    X = np.random.default_rng(0).random((2, 2 * 10 * 12)).astype(np.float32)
+    out = GaussianBlur(1.5).measure(X, image_shape=(2, 10, 12))
+    expected = np.stack(
+        [
+            gaussian_filter(
+                img, sigma=(0, 1.5, 1.5), mode="constant", cval=0.0, truncate=4.0
+            )
+            for img in X.reshape(2, 2, 10, 12)
+        ]
+    ).reshape(2, -1)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_function_and_mask_measure():
+    X = np.arange(6.0).reshape(2, 3)
+    mask = np.array([True, False, False])
+    np.testing.assert_array_equal(Mask(mask).measure(X), X[:, 1:])
+
+    def squares(Z):
+        return Z**2
+
+    np.testing.assert_allclose(Function(squares, 3).measure(X), X**2)
+    assert repr(Function(squares, 3)) == "Function(fn=squares, n_outputs=3)"
+    assert repr(Mask(mask, noise_std=0.1)) == "Mask(<2 of 3 observed>, noise_std=0.1)"
+    assert (
+        repr(GaussianBlur(2, noise_std=0.5)) == "GaussianBlur(sigma=2.0, noise_std=0.5)"
+    )
+
+
+def test_measure_adds_seeded_noise():
+    op = Downsample(2, noise_std=0.1)
+    X = np.zeros((4, 64))
+    clean = op.measure(X)
+    np.testing.assert_array_equal(clean, 0.0)
+    noisy = op.measure(X, random_state=0)
+    np.testing.assert_array_equal(noisy, op.measure(X, random_state=0))
+    assert 0.05 < noisy.std() < 0.15
+
+
+# ------------------------------------------------------------- estimators
+def test_mask_operator_equals_the_mask(ad, digits):
+    X = digits[0][1500:1530]
+    m = center_mask((8, 8), 4)
+    np.testing.assert_array_equal(
+        ad.reconstruct(X[:, ~m], operator=Mask(m)), ad.reconstruct(X, mask=m)
+    )
+    np.testing.assert_array_equal(
+        ad.transform(X[:, ~m], operator=Mask(m)), ad.transform(X, mask=m)
+    )
+
+
+def test_compressed_sensing_beats_the_mean_image_and_least_norm(ad, digits):
+    X_train, X = digits[0][:1000], digits[0][1500:1560]
+    A = _gaussian(32, 64)
+    op = Linear(A, noise_std=0.01)
+    Y = op.measure(X, random_state=0)
+    recon = ad.reconstruct(Y, operator=op)
+    assert recon.shape == X.shape and recon.dtype == np.float32
+    err = ((recon - X) ** 2).mean()
+    mean_err = ((X_train.mean(axis=0) - X) ** 2).mean()
+    least_norm = Y @ np.linalg.pinv(A).T
+    assert err < 0.25 * mean_err  # measured: 0.13
+    assert err < 0.5 * ((least_norm - X) ** 2).mean()
+    starts = ad.set_params(transform_max_iter=0).reconstruct(Y, operator=op)
+    ad.set_params(transform_max_iter="auto")
+    assert err < 0.6 * ((starts - X) ** 2).mean()  # measured: 0.32
+    Z = ad.transform(Y, operator=op)
+    assert Z.shape == (60, 64)
+    assert (ad.transform_n_iter_ == 100).all()  # the operator budget
+
+
+@pytest.mark.parametrize(
+    "op", [Downsample(2), GaussianBlur(1.0, noise_std=0.01)], ids=repr
+)
+def test_image_operators_rebuild_better_than_their_input(ad, digits, op):
+    X = digits[0][1500:1560]
+    Y = op.measure(X, random_state=0)
+    recon = ad.reconstruct(Y, operator=op)
+    if isinstance(op, Downsample):
+        naive = np.kron(Y.reshape(-1, 4, 4), np.ones((2, 2))).reshape(len(X), -1)
+    else:
+        naive = Y
+    assert ((recon - X) ** 2).mean() < ((naive - X) ** 2).mean()
+
+
+def test_noise_std_weighs_measurements_against_the_prior(ad):
+    from skautodec.operators import _observation
+
+    A = _gaussian(6, 64)
+    Y = np.zeros((2, 6), dtype=np.float32)
+    args = (Y, ad.offset_, ad.scale_, ad.noise_var_, 64, ad.image_shape_)
+    clean = _observation(Linear(A), *args).weight
+    noisy = _observation(Linear(A, noise_std=0.5), *args).weight
+    r = Linear(A).row_norms_sq(ad.offset_, ad.scale_)
+    np.testing.assert_allclose(clean[0], 1.0 / r, rtol=1e-5)
+    np.testing.assert_allclose(
+        noisy[0], ad.noise_var_ / (ad.noise_var_ * r + 0.25), rtol=1e-5
+    )
+
+
+def test_conv_autoencoder_decoder_as_the_generator(digits):
+    X = digits[0]
+    ae = ConvAutoEncoder(**FAST).fit(X[:400])
+    assert ae.latents_.shape == (400, 8) and ae.noise_var_ > 0
+    op = Linear(_gaussian(16, 64), noise_std=0.01)
+    Y = op.measure(X[1500:1540], random_state=0)
+    recon = ae.reconstruct(Y, operator=op)
+    mean_err = ((X[:400].mean(axis=0) - X[1500:1540]) ** 2).mean()
+    assert ((recon - X[1500:1540]) ** 2).mean() < mean_err
+    m = center_mask((8, 8), 4)
+    assert ae.score(X[1500:1540], operator=Mask(m)) < 0
+
+
+def test_score_and_scorer_in_grid_search(digits):
+    X = digits[0][:240]
+    op = Downsample(2, noise_std=0.01)
+    search = GridSearchCV(
+        AutoDecoder(**{**FAST, "max_epochs": 5}),
+        {"transform_max_iter": [0, 20]},
+        cv=2,
+        scoring=inverse_problem_scorer(op),
+    ).fit(X)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all() and (scores < 0).all()
+    assert scores[1] > scores[0]  # fitting the codes beats the closest start
+    ad = search.best_estimator_
+    assert ad.score(X[:20], operator=op) == pytest.approx(
+        -float(((ad.reconstruct(op.measure(X[:20]), operator=op) - X[:20]) ** 2).mean())
+    )
+    with config_context(enable_metadata_routing=True):
+        routed = GridSearchCV(
+            AutoDecoder(**{**FAST, "max_epochs": 5}).set_score_request(operator=True),
+            {"latent_penalty": [1e-4]},
+            cv=2,
+        ).fit(X, operator=op)
+        assert routed.best_score_ < 0
+
+
+def test_pipeline_classifies_from_random_projections(digits):
+    X, y = digits
+    A = _gaussian(20, 64)
+    with config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(
+            AutoDecoder(
+                latent_dim=16, max_epochs=30, random_state=0
+            ).set_transform_request(operator=True),
+            LogisticRegression(max_iter=500),
+        ).fit(X[:400], y[:400])
+        Y = Linear(A).measure(X[1500:1600])
+        accuracy = pipe.score(Y, y[1500:1600], operator=Linear(A))
+    assert accuracy > 0.5  # 10 classes, from 20 numbers per image
+
+
+def test_estimator_pickles_after_an_operator_call(ad, digits):
+    X = digits[0][1500:1510]
+    op = Linear(_gaussian(12, 64))
+    Y = op.measure(X)
+    before = ad.reconstruct(Y, operator=op)
+    loaded = pickle.loads(pickle.dumps(ad))
+    np.testing.assert_allclose(loaded.reconstruct(Y, operator=op), before, atol=1e-6)
+    op_loaded = pickle.loads(pickle.dumps(op))
+    np.testing.assert_array_equal(op_loaded.measure(X), Y)
+
+
+# ------------------------------------------------------------- bad input
+def _numpy_sum(X):
+    return torch.as_tensor(np.asarray(X.detach()).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize(
+    "operator, Y, error, match",
+    [
+        (Linear(np.ones((5, 64))), np.zeros((3, 4)), ValueError,
+         r"Y has 4 columns, but Linear\(.*\) makes 5 measurements"),
+        (Linear(np.ones((5, 60))), np.zeros((3, 5)), ValueError,
+         "matrix has 60 columns, but the rows have 64 features"),
+        (Downsample(2, image_shape=(1, 4, 16)), np.zeros((3, 16)), ValueError,
+         r"built for images of shape \(1, 4, 16\), but the estimator's are"),
+        (Mask(np.zeros(10, bool)), np.zeros((3, 10)), ValueError,
+         "Mask has 10 entries, but the rows have 64 features"),
+        (Function(_numpy_sum, 1), np.zeros((3, 1)), ValueError,
+         "is not differentiable"),
+        (Function(lambda X: X[:, :2], 3), np.zeros((3, 3)), ValueError,
+         r"to \(2, 2\); expected \(2, 3\)"),
+        (Linear(np.ones((5, 64))), np.full((3, 5), np.nan), ValueError,
+         "NaN or infinite"),
+        ("not an operator", np.zeros((3, 5)), TypeError, "operator must be"),
+    ],
+)  # fmt: skip
+def test_bad_operator_calls_are_clear_errors(ad, operator, Y, error, match):
+    for method in ("transform", "reconstruct"):
+        with pytest.raises(error, match=match):
+            getattr(ad, method)(Y, operator=operator)
+
+
+def test_more_bad_input(ad, digits):
+    X = digits[0][:5]
+    m = center_mask((8, 8), 4)
+    with pytest.raises(ValueError, match="mask= or operator="):
+        ad.transform(X, mask=m, operator=Mask(m))
+    with pytest.raises(ValueError, match="must be complete"):
+        ad.score(np.where(m, np.nan, X), operator=Downsample(2))
+    with pytest.raises(ValueError, match="noise_std"):
+        Downsample(2, noise_std=-1.0)
+    with pytest.raises(ValueError, match="factor"):
+        Downsample(0)
+    with pytest.raises(ValueError, match="sigma"):
+        GaussianBlur(0)
+    with pytest.raises(ValueError, match="one boolean mask"):
+        Mask(np.zeros((2, 64), bool))
+    with pytest.raises(TypeError, match="callable"):
+        Function(3, 1)
+    table = AutoDecoder(latent_dim=2, max_epochs=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table.fit(np.random.default_rng(0).random((30, 6)))
+    with pytest.raises(ValueError, match="works on images, but rows of 6"):
+        table.reconstruct(np.zeros((2, 6)), operator=GaussianBlur(1.0))
+    # a table takes linear operators and functions
+    assert table.reconstruct(np.zeros((2, 3)), operator=np.ones((3, 6))).shape == (2, 6)
