@@ -11,7 +11,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from . import _select
 from ._base import _BaseLatentModel
-from ._inference import STARTS, StartNames, fit_codes, reconstruct_scaled
+from ._inference import (
+    STARTS,
+    StartNames,
+    complete_rows,
+    fit_codes,
+    reconstruct_scaled,
+)
 from ._nets import _AutoDecoderNet, decoder_spec
 from ._observation import MissingEntries, ObservationLoss
 from ._resolve import selection_grid, test_time
@@ -60,9 +66,11 @@ class AutoDecoder(_BaseLatentModel):
     fills the missing entries with a blend of the decodes of several fitted
     codes and of the closest training rows.
 
-    Rows are scaled per feature (tables) or globally (images); outputs are in
-    the input's units. Every "auto" setting resolves in ``fit`` into the
-    attribute of the same name with a trailing underscore (User guide).
+    Rows are scaled per feature (tables; ``category``, ``object`` and
+    ``bool`` columns one-hot with a cross-entropy, returned as DataFrames)
+    or globally (images); outputs are in the input's units. Every "auto"
+    setting resolves in ``fit`` into the attribute of the same name with a
+    trailing underscore (User guide).
 
     Parameters
     ----------
@@ -95,8 +103,8 @@ class AutoDecoder(_BaseLatentModel):
         code is updated once per epoch only). The value used is ``latent_lr_``.
     max_epochs : int or "auto", default="auto"
         Training epochs; "auto" is ``100_000 / n_samples`` clipped to [10, 100].
-    batch_size : int, default=64
-        Training rows per step.
+    batch_size : int or "auto", default="auto"
+        Training rows per step: 64; tables of over 5,000 rows, ``n / 80``.
     transform_max_iter : int or "auto", default="auto"
         Adam steps of a test-time code fit (the most, with ``tol > 0``):
         10 for images from the encoder (20 from other starts), 50 for tables.
@@ -134,6 +142,9 @@ class AutoDecoder(_BaseLatentModel):
         Where the neighbours are found and averaged from: the training rows
         (missing entries filled by their decodes) or their decodes. "auto"
         is chosen with ``neighbor_weight``.
+    handle_unknown : {"error", "missing"}, default="error"
+        A category unseen in ``fit``: an error or a missing cell, as in
+        ``OneHotEncoder``. (Categorical columns, see ``docs/imputation.md``.)
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``ProgressiveReconstructions``).
     warm_start : bool, default=False
@@ -160,7 +171,7 @@ class AutoDecoder(_BaseLatentModel):
         the code table.
     decoder_ : torch.nn.Module
         The fitted decoder (``net_.module_``).
-    latents_ : ndarray of shape (n_samples, latent_dim_)
+    latents_ : ndarray of shape (n_samples, ``latent_dim_``)
         Codes of the training rows.
     latent_dim_, channels_, max_epochs_, latent_lr_ : int, int, int, float
         The sizes of the model, what "auto" and None resolved to.
@@ -177,6 +188,10 @@ neighbor_weight_, n_neighbors_, neighbor_source_
     held_out_error_ : float or None
         Mean squared error (scaled units) of the chosen settings on the
         entries held out in ``fit``; None when nothing was chosen there.
+    chosen_params_ : dict
+        The "auto" parameters chosen there, as ``set_params`` takes them:
+        ``clone(ad).set_params(**ad.chosen_params_)`` trains without
+        choosing again (``LatentImputer`` does so for its other models).
     encoder_ : torch.nn.Module or None
         With ``transform_init_="encoder"``, the network from a row's observed
         entries and its observed indicator to a starting code, kept on the
@@ -218,6 +233,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
     (2, 5, 5)
     """
 
+    _takes_categories = True  # one-hot in, softmax out
     _kept_on_warm_start = _BaseLatentModel._kept_on_warm_start + tuple(
         f"{name}_" for name in _select.CHOSEN
     )
@@ -238,6 +254,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         "n_neighbors": [_AUTO, Interval(Integral, 1, None, closed="left")],
         "neighbor_weight": [_AUTO, Interval(Real, 0, 1, closed="both")],
         "neighbor_source": [StrOptions({"auto", "data", "decodes"})],
+        "handle_unknown": [StrOptions({"error", "missing"})],
     }
 
     def __init__(
@@ -252,7 +269,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         lr=1e-3,
         latent_lr=None,
         max_epochs="auto",
-        batch_size=64,
+        batch_size="auto",
         transform_max_iter="auto",
         transform_lr=0.05,
         tol=0.0,
@@ -262,6 +279,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         n_neighbors="auto",
         neighbor_weight="auto",
         neighbor_source="auto",
+        handle_unknown="error",
         callbacks=None,
         warm_start=False,
         device="cpu",
@@ -289,6 +307,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         self.n_neighbors = n_neighbors
         self.neighbor_weight = neighbor_weight
         self.neighbor_source = neighbor_source
+        self.handle_unknown = handle_unknown
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.device = device
@@ -344,6 +363,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
                 ),
                 criterion=ObservationLoss,
                 criterion__latent_penalty=self.latent_penalty,
+                criterion__table=self._table,
                 optimizer__param_groups=[
                     ("module.*", {}),
                     ("latents.*", {"lr": self.latent_lr_, "weight_decay": 0.0}),
@@ -352,7 +372,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
 
         self._train(build_net, X_dict, observation.values, seed, device)
         self.latents_ = self.net_.latents_.weight.detach().cpu().numpy().copy()
-        self._training_rows = self._complete_rows(X, missing)
+        self._training_rows = complete_rows(self, self._observe(X, missing), missing)
         self._set_noise_var(observation)
         train = STARTS[self.transform_init_].fit
         self.encoder_ = train(self, observation, seed, device) if train else None
@@ -370,6 +390,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         if warm:
             return None
         self.held_out_error_ = None
+        self.chosen_params_ = {}
         self._held_out_mse = None
         grid = selection_grid(
             self.get_params(deep=False), vars(self), X.shape[1], self.image_shape_
@@ -384,18 +405,18 @@ neighbor_weight_, n_neighbors_, neighbor_source_
     def _set_chosen(self, chosen):
         for name, value in (chosen or {}).items():
             setattr(self, name, value)
+        params = self.get_params(deep=False)
+        self.chosen_params_ = {
+            name[:-1]: value
+            for name, value in (chosen or {}).items()
+            if name[:-1] in params and params[name[:-1]] == "auto"
+        }
 
     def _decoder_of(self, module):
         return module
 
     def _get_decoder(self):
         return self.net_.module_
-
-    def _complete_rows(self, X, missing):
-        """Training rows in scaled units, missing entries filled by their
-        decodes (what "data" neighbours are found in and averaged from)."""
-        values = self._observe(X, missing).values
-        return np.where(missing, self._training_decodes(), values).astype(np.float32)
 
     def _test_time(self, observation=None):
         """The settings of a test-time call (:func:`~skautodec._resolve.test_time`);
@@ -432,7 +453,7 @@ default=None
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, latent_dim_), float32
+        Z : ndarray of shape (n_samples, ``latent_dim_``), float32
         """
         _, _, observation = self._observe_rows(X, mask, operator)
         settings = self._test_time(observation)
@@ -462,8 +483,14 @@ default=None
         Returns
         -------
         X_hat : ndarray of shape (n_samples, n_features), float32
-            Whole rows, in the data's units.
+            Whole rows, in the data's units; for a table with categorical
+            columns, a DataFrame of its columns and dtypes.
         """
+        return self._output(self._fill_space(X, mask, operator))
+
+    def _fill_space(self, X, mask=None, operator=None):
+        """``reconstruct`` in the data's units before a table's categories
+        are picked: numbers, and each categorical column's probabilities."""
         _, _, observation = self._observe_rows(X, mask, operator)
         self._warn_empty_features()
         out, _ = reconstruct_scaled(self, observation, self._test_time(observation))
@@ -472,14 +499,12 @@ default=None
     def sample(self, X, mask=None, n_samples=1, random_state=None):
         """Draw completions of the missing entries of ``X`` from their posterior.
 
-        Multiple imputation: each draw is one plausible completed table, for
-        Rubin's rules or to see where the model is unsure. The draws are
-        centred on ``reconstruct(X, mask)``; their spread adds, in each
-        missing entry, the decoded uncertainty of the row's code (a Laplace
-        approximation of its posterior given the observed entries, with the
-        training codes' covariance as prior) and the per-feature error the
-        code does not explain (measured on held-out entries of ``X``).
-        Observed entries are returned unchanged in every draw.
+        Multiple imputation: each draw is one plausible completed table. The
+        draws are centred on ``reconstruct(X, mask)``; their spread adds the
+        decoded uncertainty of the row's code (a Laplace approximation of its
+        posterior) and the per-feature error the code does not explain
+        (measured on held-out entries of ``X``); categories are drawn from
+        their probabilities. Observed entries are returned unchanged.
 
         Parameters
         ----------
@@ -522,4 +547,8 @@ default=None
             )
         X, missing, _ = self._observe_rows(X, mask)
         generator = check_random_state(random_state)
-        return draw_completions(self, X, missing, n_samples, generator)
+        draws = draw_completions(self, X, missing, n_samples, generator)
+        if self.__dict__.get("_layout") is None:
+            return draws
+        tables = [self._output(d).to_numpy(dtype=object) for d in draws]
+        return np.stack(tables)

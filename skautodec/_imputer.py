@@ -6,6 +6,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from sklearn.base import (
     BaseEstimator,
     OneToOneFeatureMixin,
@@ -14,10 +15,20 @@ from sklearn.base import (
     clone,
 )
 from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._reconstruct import reconstruct_rows, with_nan
+from ._resolve import ensemble_size
+from ._sampling import _one_hot_draw
+from ._table import as_frame, has_categories, table_layout
 
 # the imputer says what it does with features empty in fit (dropped or 0)
 _EMPTY_FEATURES = r".*feature\(s\) had no observed entry in fit"
@@ -26,6 +37,17 @@ _EMPTY_FEATURES = r".*feature\(s\) had no observed entry in fit"
 def _with_nan(X, missing):
     """A copy of ``X``, in its dtype, with NaN at the missing entries."""
     return with_nan(X, missing).astype(X.dtype, copy=False)
+
+
+def _member_layout(estimator):
+    """The table layout of a fitted clone (the columns it was fitted on)."""
+    layout = _last(estimator).__dict__.get("_layout")
+    if layout is None or not hasattr(_last(estimator), "_fill_space"):
+        raise TypeError(
+            "Tables with categorical columns need an AutoDecoder as the "
+            f"estimator; got {type(estimator).__name__}."
+        )
+    return layout
 
 
 def _is_nan(value):
@@ -55,10 +77,33 @@ def _reseeded(estimator, k):
     return member.set_params(**seeds) if seeds else member
 
 
+def _last(estimator):
+    return estimator[-1] if hasattr(estimator, "steps") else estimator
+
+
+def _shared_choice(first):
+    """What the first member chose on held-out entries, as parameters for the
+    others (an AutoDecoder's ``chosen_params_``; through a Pipeline, prefixed
+    with its last step's name): they train without choosing again."""
+    chosen = getattr(_last(first), "chosen_params_", None) or {}
+    if hasattr(first, "steps"):
+        return {f"{first.steps[-1][0]}__{k}": v for k, v in chosen.items()}
+    return dict(chosen)
+
+
+def _share_floor(member, first):
+    """The first member's held-out error per feature, the floor of the noise
+    of ``sample``, for a member that chose nothing itself."""
+    source = _last(first).__dict__.get("_held_out_mse")
+    target = _last(member)
+    if source is not None and target.__dict__.get("_held_out_mse") is None:
+        target._held_out_mse = source
+    return member
+
+
 def _fits_images(estimator):
     """Whether a fitted model (or the last step of a Pipeline) takes images."""
-    last = estimator[-1] if hasattr(estimator, "steps") else estimator
-    return getattr(last, "image_shape_", None) is not None
+    return getattr(_last(estimator), "image_shape_", None) is not None
 
 
 def _fill(estimator, X):
@@ -118,6 +163,12 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Seeds the draws with ``sample_posterior=True``: after ``fit``, the
         ``k``-th ``transform`` call gives the same table for the same int.
         Not used otherwise (the estimator has its own ``random_state``).
+    share_settings : bool, default=True
+        Whether the other clones take the settings the first chose on entries
+        held out of training (an AutoDecoder's ``chosen_params_``) instead of
+        choosing their own: 2.5 to 3 times faster to fit, within 1% of the
+        error on breast_cancer, wine and diabetes (``docs/imputation.md``).
+        False is the earlier behaviour.
     keep_empty_features : bool, default=False
         What happens to features with no observed entry in ``fit``, as in
         ``SimpleImputer``: by default ``transform`` drops them, with a
@@ -173,6 +224,7 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "sample_posterior": ["boolean"],
         "random_state": ["random_state"],
         "keep_empty_features": ["boolean"],
+        "share_settings": ["boolean"],
     }
 
     def __init__(
@@ -184,6 +236,7 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         sample_posterior=False,
         random_state=None,
         keep_empty_features=False,
+        share_settings=True,
     ):
         self.estimator = estimator
         self.n_estimators = n_estimators
@@ -191,6 +244,7 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.sample_posterior = sample_posterior
         self.random_state = random_state
         self.keep_empty_features = keep_empty_features
+        self.share_settings = share_settings
 
     def _validate_input(self, X, reset):
         return validate_data(
@@ -223,7 +277,6 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         self : LatentImputer
         """
-        X = self._validate_input(X, reset=True)
         if self.sample_posterior and not hasattr(self.estimator, "sample"):
             raise ValueError(
                 "sample_posterior=True draws from the estimator's posterior, but "
@@ -231,23 +284,50 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 "AutoDecoder."
             )
         self.random_state_ = check_random_state(self.random_state)
-        missing = self._missing(X)
+        self._layout = None
+        if has_categories(X):
+            X_nan, missing = self._table_input(X, reset=True)
+        else:
+            X = self._validate_input(X, reset=True)
+            missing = self._missing(X)
+            X_nan = _with_nan(X, missing)
         self._empty_features = missing.all(axis=0)
-        X_nan = _with_nan(X, missing)
+        if self._layout is not None:
+            X_nan = X_nan.loc[:, ~self._empty_features]
+        self._fit_members(X_nan)
+        return self
+
+    def _fit_members(self, X_nan):
+        """Fit the ensemble: the first clone chooses its settings on held-out
+        entries, the others take them."""
         first = clone(self.estimator).fit(X_nan)
         n = self.n_estimators
         if n == "auto":
-            n = 1 if _fits_images(first) else 5
+            n = ensemble_size(len(X_nan), _fits_images(first))
         members = [first]
+        shared = _shared_choice(first) if self.share_settings else {}
         with warnings.catch_warnings():
             # the first member has said what there is to say about the data
             warnings.simplefilter("ignore", UserWarning)
             for k in range(1, n):
-                members.append(_reseeded(self.estimator, k).fit(X_nan))
+                member = _reseeded(self.estimator, k).set_params(**shared)
+                members.append(_share_floor(member.fit(X_nan), first))
         self.estimators_ = members
         self.estimator_ = first
         self.n_estimators_ = n
-        return self
+
+    def _table_input(self, X, reset):
+        """A table with categorical columns as a DataFrame with missing cells
+        (``NaN``, ``None``, ``pd.NA``), and its missing cells; the layout of
+        its columns is made on ``reset``."""
+        _check_feature_names(self, X, reset=reset)
+        _check_n_features(self, X, reset=reset)
+        frame = as_frame(X, getattr(self, "feature_names_in_", None))
+        if reset:
+            self._layout = table_layout(frame)
+        if not _is_nan(self.missing_values):
+            frame = frame.mask(frame == self.missing_values)
+        return frame, frame.isna().to_numpy()
 
     def transform(self, X):
         """Fill the missing entries of ``X``; observed entries are unchanged.
@@ -267,6 +347,8 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Same dtype as ``X`` (float32 or float64).
         """
         check_is_fitted(self)
+        if self.__dict__.get("_layout") is not None:
+            return self._transform_table(X)
         X = self._validate_input(X, reset=False)
         missing = self._missing(X)
         out = np.array(X, copy=True)
@@ -283,14 +365,84 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             out[rows] = np.where(missing[rows], recon, X[rows])
         return self._empty_features_out(out)
 
+    def _transform_table(self, X):
+        """``transform`` of a table with categorical columns: numbers filled
+        with the mean of the clones' fills, categories with the most probable
+        under the mean of their probabilities (or drawn from them with
+        ``sample_posterior=True``). A DataFrame of the input's columns and
+        dtypes with ``set_output(transform="pandas")``, else an object array."""
+        frame, missing = self._table_input(X, reset=False)
+        keep = ~self._empty_features
+        out = frame.copy()
+        rows = missing[:, keep].any(axis=1)
+        if rows.any():
+            rows_in = frame.loc[rows, keep]
+            fill = self._table_fill(rows_in)
+            filled = _member_layout(self.estimator_).decode(fill, index=rows_in.index)
+            where = np.flatnonzero(rows)
+            for column in filled.columns:
+                j = frame.columns.get_loc(column)
+                hole = missing[rows, j]
+                out.iloc[where[hole], j] = filled[column].to_numpy()[hole]
+        out = self._empty_features_out(out)
+        if _get_output_config("transform", self)["dense"] == "pandas":
+            return out
+        return out.to_numpy(dtype=object)
+
+    def _table_fill(self, rows):
+        """The clones' mean fill of ``rows`` in the fill space (numbers,
+        probabilities), or one draw with ``sample_posterior=True``."""
+        fills = [est._fill_space(rows) for est in self.estimators_]
+        mean = np.mean(fills, axis=0)
+        if not self.sample_posterior:
+            return mean
+        layout = _member_layout(self.estimator_)
+        member = self.random_state_.randint(len(self.estimators_))
+        seed = self.random_state_.randint(np.iinfo(np.int32).max)
+        draw = self.estimators_[member].sample(rows, random_state=seed)[0]
+        numeric = [j for j, c in enumerate(layout.categories) if c is None]
+        for j in numeric:
+            s = layout.slices[j].start
+            mean[:, s] += draw[:, j].astype(np.float64) - fills[member][:, s]
+        for s in layout.groups:
+            mean[:, s] = _one_hot_draw(mean[:, s], self.random_state_)
+        return mean
+
+    @available_if(lambda self: self.__dict__.get("_layout") is not None)
+    def predict_proba(self, X):
+        """The probabilities of each categorical column's categories, as the
+        fill uses them (the mean over the clones), for every row; there for an
+        imputer fitted on a table with categorical columns.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        probabilities : dict of column -> DataFrame of shape (n_samples,
+            n_categories)
+        """
+        check_is_fitted(self)
+        frame, _ = self._table_input(X, reset=False)
+        rows = frame.loc[:, ~self._empty_features]
+        fill = np.mean([est._fill_space(rows) for est in self.estimators_], axis=0)
+        return _member_layout(self.estimator_).probabilities(fill, index=frame.index)
+
     def _empty_features_out(self, out):
         """``out`` without the features empty in ``fit`` (warned), or with
         them filled with 0 (``keep_empty_features=True``)."""
         empty = self._empty_features
         if not empty.any():
             return out
+        table = hasattr(out, "iloc")
         if self.keep_empty_features:
-            out[:, empty] = 0
+            if table:  # numbers 0; a categorical column has nothing to fill
+                for column in out.columns[empty]:
+                    if pd.api.types.is_numeric_dtype(out[column]):
+                        out[column] = out[column].fillna(0)
+            else:
+                out[:, empty] = 0
             return out
         names = np.flatnonzero(empty)
         if hasattr(self, "feature_names_in_"):
@@ -301,7 +453,7 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             UserWarning,
             stacklevel=3,
         )
-        return out[:, ~empty]
+        return out.loc[:, ~empty] if table else out[:, ~empty]
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features: the input's, less the features

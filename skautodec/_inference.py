@@ -35,8 +35,10 @@ __all__ = [
     "reconstruct_scaled",
 ]
 
-# Query rows compared with all training rows at once in the neighbour search.
+# Query rows compared with all training rows at once in the neighbour search:
+# at least 256, and as many as keep the distances under 2**24 entries.
 _SEARCH_BATCH = 256
+_SEARCH_ENTRIES = 2**24
 
 
 def nearest_training_rows(model, observation, k, reference=None):
@@ -51,8 +53,9 @@ def nearest_training_rows(model, observation, k, reference=None):
     measured = observation.measure(torch.as_tensor(reference, device=device))
     measured_sq = measured**2
     out = np.empty((len(observation), k), dtype=np.int64)
-    for start in range(0, len(observation), _SEARCH_BATCH):
-        part = observation.take(slice(start, start + _SEARCH_BATCH)).to(device)
+    step = max(_SEARCH_BATCH, _SEARCH_ENTRIES // max(len(reference), 1))
+    for start in range(0, len(observation), step):
+        part = observation.take(slice(start, start + step)).to(device)
         dist = part.distances(measured, measured_sq)
         out[start : start + len(part)] = dist.topk(
             k, dim=1, largest=False
@@ -99,7 +102,7 @@ def train_encoder(model, observation, seed, device):
     with _seeded(seed, device):
         encoder = PartialEncoder(
             model.latent_dim_,
-            model.n_features_in_,
+            model._width,
             model.image_shape_,
             model.channels_,
         ).to(device)
@@ -111,9 +114,10 @@ def train_encoder(model, observation, seed, device):
             model.latents_,
             image_shape=model.image_shape_,
             max_epochs=max(1, round(model.max_epochs_ / 2)),
-            batch_size=model.batch_size,
+            batch_size=model.batch_size_,
             seed=seed,
             device=device,
+            observe=model._make_observation,
         )
     return encoder.cpu()
 
@@ -195,6 +199,13 @@ def fitted_fill(model, observation, settings, neighbors=None):
     # means accumulated one start at a time: memory (n, F)
     out = sum(model._decode_scaled(codes[:, j]) for j in range(codes.shape[1]))
     return out / codes.shape[1], codes
+
+
+def complete_rows(model, observation, missing):
+    """Training rows in scaled units, missing entries filled by their decodes
+    (what "data" neighbours are found in and averaged from)."""
+    values = observation.values
+    return np.where(missing, model._training_decodes(), values).astype(np.float32)
 
 
 #: Rows the neighbour blend averages, by ``neighbor_source`` name: the

@@ -258,6 +258,7 @@ def fit_encoder(
     code_weight=0.1,
     seed=0,
     device="cpu",
+    observe=MissingEntries,
 ):
     """Train ``encoder`` to give a partly observed row its code (amortized).
 
@@ -278,6 +279,8 @@ def fit_encoder(
         1 where an entry is observed; None: all observed.
     codes : ndarray of shape (n_samples, latent_dim)
         The training codes.
+    observe : callable, default=MissingEntries
+        ``observe(values, observed)``: how a batch is compared with decodes.
 
     Returns
     -------
@@ -298,7 +301,7 @@ def fit_encoder(
                 shown = _visible(rng, len(rows), n_features, image_shape)
                 shown = obs * torch.as_tensor(shown, device=device)
                 z = encoder(x, shown)
-                known = MissingEntries(x, obs).errors(decoder(z))
+                known = observe(x, obs).errors(decoder(z))
                 err = known.sum() / obs.sum().clamp(min=1)
                 target = torch.as_tensor(codes[rows], device=device)
                 loss = err + code_weight * ((z - target) ** 2).mean()

@@ -26,7 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Measurements", "MissingEntries", "Observation", "ObservationLoss"]
+__all__ = [
+    "Measurements",
+    "MissingEntries",
+    "Observation",
+    "ObservationLoss",
+    "TableEntries",
+]
 
 
 class Observation:
@@ -104,6 +110,18 @@ class Observation:
         by the decode's width, as in the training loss."""
         return self.errors(recon).sum(dim=1) / recon.shape[1]
 
+    def fill_errors(self, fill):
+        """Errors of fills (numpy), as :meth:`errors` of decodes: the two
+        differ where a decode is not what a fill shows (logits and
+        probabilities of a categorical column)."""
+        return self.errors(fill)
+
+    def count(self):
+        """How many entries (cells) are measured: what errors average over."""
+        if self.weight is None:
+            return int(np.prod(self.target.shape))
+        return int((self.weight > 0).sum())
+
     def distances(self, measured, measured_sq):
         """Summed errors of reference rows, ``(n_rows, n_references)``, less a
         per-row constant (enough to rank them).
@@ -166,6 +184,105 @@ class MissingEntries(Observation):
         return None if self.weight is None else self.weight == 0
 
 
+class TableEntries(MissingEntries):
+    """Missing entries of a table with categorical columns.
+
+    ``groups`` are the slices of the encoded row that hold the categorical
+    columns (one-hot values; the decoder gives one logit per category). A
+    numeric cell costs its squared error; an observed categorical cell its
+    cross-entropy divided by ``entropy`` (of the column's categories in the
+    training data), so that guessing from those frequencies costs 1, as a
+    numeric cell predicted by its mean does. Fills (probabilities) are
+    compared by the Brier score divided by ``brier`` (its value for that
+    guess). Rows are divided by ``n_columns``, the table's columns.
+
+    Parameters
+    ----------
+    values, observed : ndarray or tensor of shape (n_rows, width)
+    groups : list of slice
+    entropy, brier : sequence of float, one per group
+    n_columns : int
+    """
+
+    def __init__(self, values, observed, groups, entropy, brier, n_columns):
+        super().__init__(values, observed)
+        self.groups = list(groups)
+        self.entropy = [float(e) for e in entropy]
+        self.brier = [float(b) for b in brier]
+        self.n_columns = int(n_columns)
+
+    def _numeric(self, recon, xp):
+        keep = np.ones(recon.shape[1], dtype=bool)
+        for s in self.groups:
+            keep[s] = False
+        err = (recon - self.target) ** 2
+        if self.weight is not None:
+            err = err * self.weight
+        if xp is torch:
+            return err * torch.as_tensor(keep, device=recon.device, dtype=err.dtype)
+        return err * keep
+
+    def _place(self, err, cells, xp):
+        """``err`` with each group's per-cell error in its first column."""
+        place = np.zeros((len(self.groups), err.shape[1]), dtype=np.float32)
+        for g, s in enumerate(self.groups):
+            place[g, s.start] = 1.0
+        if xp is torch:
+            place = torch.as_tensor(place, device=err.device, dtype=err.dtype)
+            return err + torch.stack(cells, dim=1) @ place
+        return err + np.stack(cells, axis=1) @ place
+
+    def _cell_weight(self, s):
+        return 1.0 if self.weight is None else self.weight[:, s.start]
+
+    def errors(self, recon):
+        err = self._numeric(recon, torch)
+        cells = []
+        for s, h in zip(self.groups, self.entropy, strict=True):
+            logp = torch.log_softmax(recon[:, s], dim=1)
+            ce = -(self.target[:, s] * logp).sum(dim=1) / h
+            cells.append(ce * self._cell_weight(s))
+        return self._place(err, cells, torch)
+
+    def fill_errors(self, fill):
+        fill = np.asarray(fill)
+        err = self._numeric(fill, np)
+        cells = []
+        for s, b in zip(self.groups, self.brier, strict=True):
+            brier = ((fill[:, s] - self.target[:, s]) ** 2).sum(axis=1) / b
+            cells.append(brier * self._cell_weight(s))
+        return self._place(err, cells, np)
+
+    def loss(self, recon):
+        return self.errors(recon).sum(dim=1) / self.n_columns
+
+    def count(self):
+        n = super().count()
+        for s in self.groups:  # a categorical cell is one entry
+            seen = self.weight[:, s] > 0 if self.weight is not None else None
+            width = s.stop - s.start
+            n -= (width - 1) * (len(self) if seen is None else int(seen[:, 0].sum()))
+        return n
+
+    def distances(self, measured, measured_sq):
+        # categorical indicators count as their column's Brier score does
+        scale = torch.ones(measured.shape[1], device=measured.device)
+        for s, b in zip(self.groups, self.brier, strict=True):
+            scale[s] = 1.0 / b
+        weight = self.weight
+        if weight is None:
+            weight = torch.ones_like(self.target)
+        weight = weight * scale
+        return weight @ measured_sq.T - 2.0 * (weight * self.target) @ measured.T
+
+    def precision(self, jacobian, inv_noise):
+        # categorical cells are drawn from their probabilities, not here
+        keep = torch.ones(jacobian.shape[1], device=jacobian.device)
+        for s in self.groups:
+            keep[s] = 0.0
+        return super().precision(jacobian, inv_noise * keep)
+
+
 class Measurements(Observation):
     """Measurements ``y = A(x)`` of whole rows through an operator.
 
@@ -206,11 +323,20 @@ class ObservationLoss(nn.Module):
     Parameters
     ----------
     latent_penalty : float, default=0.0
+    table : dict or None, default=None
+        For tables with categorical columns, the arguments of
+        :class:`TableEntries` beyond the values (``groups``, ``entropy``,
+        ``brier``, ``n_columns``).
     """
 
-    def __init__(self, latent_penalty=0.0):
+    def __init__(self, latent_penalty=0.0, table=None):
         super().__init__()
         self.latent_penalty = latent_penalty
+        self.table = table
+
+    def observation(self, values, observed=None):
+        """How a batch of rows is compared with its decodes."""
+        return make_observation(values, observed, self.table)
 
     def forward(self, recon, observation, z=None):
         return per_row_objective(recon, observation, z, self.latent_penalty).mean()
@@ -224,3 +350,12 @@ def per_row_objective(recon, observation, z=None, penalty=0.0):
     if z is not None and penalty:
         loss = loss + penalty * (z**2).sum(dim=1)
     return loss
+
+
+def make_observation(values, observed=None, table=None):
+    """The observation of rows with missing entries: :class:`TableEntries`
+    for a table with categorical columns (``table``), else
+    :class:`MissingEntries`."""
+    if table is None:
+        return MissingEntries(values, observed)
+    return TableEntries(values, observed, **table)

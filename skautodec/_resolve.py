@@ -40,6 +40,17 @@ TABLE_CODE_SHARES = (1 / 2, 3 / 4, None)
 TABLE_CHANNELS = 16
 TABLE_N_INIT = 5
 TABLE_STEPS = 50
+# Tables of more than LARGE_TABLE rows: a shorter test-time fit (its cost
+# grows with the rows, its gain shrinks), batches of BATCH_STEPS per epoch,
+# and fewer models in LatentImputer.
+LARGE_TABLE = 5000
+LARGE_N_INIT = 3
+LARGE_STEPS = 30
+BATCH_SIZE = 64
+BATCH_STEPS = 80
+MAX_BATCH_SIZE = 1024
+ENSEMBLE = 5
+LARGE_ENSEMBLE = 2
 
 # The training codes learn LATENT_LR_FACTOR times faster than the decoder:
 # each code is updated once per epoch only.
@@ -66,6 +77,22 @@ SOURCE_GRID = ("data", "decodes")
 def auto_epochs(n_samples):
     """``EPOCH_ROWS / n_samples`` clipped to ``EPOCH_RANGE``."""
     return int(np.clip(round(EPOCH_ROWS / max(n_samples, 1)), *EPOCH_RANGE))
+
+
+def batch_size(n_samples, image_shape):
+    """Training rows per step: 64, and for large tables ``n / BATCH_STEPS``
+    (at most ``MAX_BATCH_SIZE``) so that an epoch takes ``BATCH_STEPS``."""
+    if image_shape is not None or n_samples <= LARGE_TABLE:
+        return BATCH_SIZE
+    return int(min(MAX_BATCH_SIZE, -(-n_samples // BATCH_STEPS)))
+
+
+def ensemble_size(n_samples, images):
+    """Models of ``LatentImputer(n_estimators="auto")``: one for images, five
+    for tables, two for large ones."""
+    if images:
+        return 1
+    return ENSEMBLE if n_samples <= LARGE_TABLE else LARGE_ENSEMBLE
 
 
 def table_code_size(n_features, share=1 / 2):
@@ -128,18 +155,22 @@ def resolve_fit(params, n_samples, n_features, image_shape):
             params, "channels", IMAGE_CHANNELS if image else TABLE_CHANNELS
         ),
         "max_epochs_": _pick(params, "max_epochs", auto_epochs(n_samples)),
+        "batch_size_": _pick(params, "batch_size", batch_size(n_samples, image_shape)),
     }
     if "transform_init" not in params:
         return out
     init = _pick(params, "transform_init", "encoder" if image else "nearest")
+    large = not image and n_samples > LARGE_TABLE
+    table_starts = LARGE_N_INIT if large else TABLE_N_INIT
+    table_steps = LARGE_STEPS if large else TABLE_STEPS
     latent_lr = params["latent_lr"]
     penalty = params["transform_penalty"]
     out.update(
         latent_lr_=LATENT_LR_FACTOR * params["lr"] if latent_lr is None else latent_lr,
         transform_init_=init,
-        n_init_=_pick(params, "n_init", IMAGE_N_INIT if image else TABLE_N_INIT),
+        n_init_=_pick(params, "n_init", IMAGE_N_INIT if image else table_starts),
         transform_max_iter_=_pick(
-            params, "transform_max_iter", IMAGE_STEPS[init] if image else TABLE_STEPS
+            params, "transform_max_iter", IMAGE_STEPS[init] if image else table_steps
         ),
         transform_penalty_=float(
             params["latent_penalty"] if penalty in (None, AUTO) else penalty

@@ -75,6 +75,8 @@ def residual_variance(model, X, missing, seed, prior):
         keep = rng.choice(len(X), RESIDUAL_MAX_ROWS, replace=False)
         X, missing = X[keep], missing[keep]
     hide = random_observed(missing, rng, RESIDUAL_SHARE)
+    for s in model._groups:  # categorical cells are drawn from probabilities
+        hide[:, s] = False
     if not hide.any():
         return np.full(X.shape[1], 1e-6)
     hidden = missing | hide
@@ -146,5 +148,16 @@ def draw_completions(model, X, missing, n_samples, generator):
         shift = model._decode_scaled(draws[:, k]) - base
         noise = generator.standard_normal(X.shape).astype(np.float32) * std
         filled = point + (shift + noise) * scale
+        for s in model._groups:  # a category drawn from its probabilities
+            filled[:, s] = _one_hot_draw(point[:, s], generator)
         out[k, rows] = np.where(missing, filled, X)
     return out
+
+
+def _one_hot_draw(probabilities, generator):
+    """One category per row drawn from ``probabilities`` (n, k), one-hot."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, None)
+    p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+    u = generator.random_sample((len(p), 1))
+    picked = np.minimum((np.cumsum(p, axis=1) < u).sum(axis=1), p.shape[1] - 1)
+    return np.eye(p.shape[1], dtype=np.float32)[picked]

@@ -29,15 +29,28 @@ from ._inference import (
     neighbour_fill,
 )
 from ._observation import MissingEntries
+from ._table import whole_cells
 
-__all__ = ["held_out_blocks", "held_out_entries", "select_for_images",
-           "select_for_table"]
+__all__ = [
+    "held_out_blocks",
+    "held_out_entries",
+    "select_for_images",
+    "select_for_table",
+]
 
 # What the selection may choose (fitted attributes, less the underscore).
-CHOSEN = ("latent_dim", "transform_penalty", "neighbor_weight", "n_neighbors",
-          "neighbor_source")
+CHOSEN = (
+    "latent_dim",
+    "transform_penalty",
+    "neighbor_weight",
+    "n_neighbors",
+    "neighbor_source",
+)
 TABLE_SHARE = 0.1
 TABLE_MAX_ROWS = 2000
+# The probes of a table train on at most this many rows: the rows with
+# held-out entries, and others drawn at random.
+PROBE_MAX_ROWS = 5000
 BLOCK_SIDE = 0.375
 BLOCK_SHARE = 0.25
 BLOCK_MAX_ROWS = 500
@@ -48,11 +61,12 @@ MIN_HELD_OUT = 20
 SHRINK_ENTRIES = 10
 
 
-def random_observed(missing, rng, share):
+def random_observed(missing, rng, share, groups=()):
     """A ``share`` of the observed entries, drawn with ``rng``; none in a
-    row where they would be all of its observed entries."""
+    row where they would be all of its observed entries; categorical cells
+    (``groups``) whole."""
     held = ~missing & (rng.random_sample(missing.shape) < share)
-    return keep_one_observed(held, missing)
+    return keep_one_observed(whole_cells(held, groups), missing)
 
 
 def keep_one_observed(held, missing):
@@ -61,16 +75,19 @@ def keep_one_observed(held, missing):
     return held
 
 
-def held_out_entries(missing, seed, share=TABLE_SHARE, max_rows=TABLE_MAX_ROWS):
+def held_out_entries(
+    missing, seed, share=TABLE_SHARE, max_rows=TABLE_MAX_ROWS, groups=()
+):
     """Observed entries to hold out of a table: a ``share`` of those of at
-    most ``max_rows`` rows, each row keeping one observed entry; None when
-    fewer than ``MIN_HELD_OUT`` would be held out."""
+    most ``max_rows`` rows, each row keeping one observed entry, categorical
+    cells (``groups``) whole; None when fewer than ``MIN_HELD_OUT`` would be
+    held out."""
     rng = np.random.RandomState(seed)
     rows = np.arange(len(missing))
     if len(rows) > max_rows:
         rows = rng.choice(rows, max_rows, replace=False)
     held = np.zeros(missing.shape, dtype=bool)
-    held[rows] = random_observed(missing[rows], rng, share)
+    held[rows] = random_observed(missing[rows], rng, share, groups)
     return held if held.sum() >= MIN_HELD_OUT else None
 
 
@@ -100,17 +117,19 @@ def held_out_blocks(missing, image_shape, seed, side=BLOCK_SIDE):
     return held if held.any() else None
 
 
-def best_blend(candidates, truth, held, weights):
-    """The blend ``(1 - w) * fitted + w * near`` with the lowest mean squared
-    error on the ``held`` entries of ``truth`` (scaled units, NaN where
-    unknown), over ``candidates`` of (key, fitted, near) and ``weights``:
-    (error, key, w, per-feature sums of squared errors)."""
-    observation = MissingEntries(np.where(held, truth, 0.0), held)
+def best_blend(candidates, truth, held, weights, observe=MissingEntries):
+    """The blend ``(1 - w) * fitted + w * near`` with the lowest mean error
+    on the ``held`` entries of ``truth`` (scaled units, NaN where unknown;
+    ``observe(values, observed)`` compares fills with it), over
+    ``candidates`` of (key, fitted, near) and ``weights``: (error, key, w,
+    per-feature sums of errors)."""
+    observation = observe(np.where(held, truth, 0.0), held)
+    count = observation.count()
     best = (np.inf, None, None, None)
     for key, fitted, near in candidates:
         for w in weights:
-            sq = observation.errors((1 - w) * fitted + w * near)
-            err = float(sq.sum() / held.sum())
+            sq = observation.fill_errors((1 - w) * fitted + w * near)
+            err = float(sq.sum() / count)
             if err < best[0]:
                 best = (err, key, float(w), sq.sum(axis=0))
     return best
@@ -136,7 +155,7 @@ def select_for_table(model, X, missing, grid, seed):
         the floor of ``sample``'s noise); None when too few entries can be
         held out.
     """
-    held = held_out_entries(missing, seed)
+    held = held_out_entries(missing, seed, groups=model._groups)
     if held is None:
         return None
     best = (np.inf,)
@@ -162,6 +181,8 @@ def _probe(model, X, missing, held, seed, latent_dim, grid):
     params = model.get_params(deep=False)
     params.update(
         latent_dim=latent_dim,
+        n_init=model.n_init_,  # the model's test-time budget, not the probe's
+        transform_max_iter=model.transform_max_iter_,
         neighbor_weight=0.0,
         neighbor_source="decodes",
         transform_penalty=penalties[0],
@@ -171,17 +192,21 @@ def _probe(model, X, missing, held, seed, latent_dim, grid):
         random_state=seed,
     )
     probe = type(model)(**params)
+    keep = _probe_rows(held, seed)
+    X, missing, held = X[keep], missing[keep], held[keep]
     rows = held.any(axis=1)
     hidden = missing | held
+    train = np.where(hidden, np.nan, X)
+    layout = model.__dict__.get("_layout")
+    if layout is not None:  # the probe sees the table, with its categories
+        train = layout.to_frame(train)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        probe.fit(np.where(hidden, np.nan, X))
+        probe.fit(train)
         observation = probe._observe(X[rows], hidden[rows])
         settings = probe._test_time()
         k = settings.n_neighbors
-        neighbors = nearest_training_rows(
-            probe, observation, max(settings.n_init, k)
-        )
+        neighbors = nearest_training_rows(probe, observation, max(settings.n_init, k))
         near = {
             source: neighbour_fill(probe, observation, source, k, neighbors)
             for source in grid["neighbor_source"]
@@ -194,7 +219,26 @@ def _probe(model, X, missing, held, seed, latent_dim, grid):
             for source, average in near.items():
                 candidates.append(((penalty, source), fitted, average))
     truth = (X[rows] - probe.offset_) / probe.scale_
-    return best_blend(candidates, truth, held[rows], grid["neighbor_weight"])
+    return best_blend(
+        candidates,
+        truth,
+        held[rows],
+        grid["neighbor_weight"],
+        probe._make_observation,
+    )
+
+
+def _probe_rows(held, seed):
+    """The rows a probe trains on: all, or at most ``PROBE_MAX_ROWS`` of them,
+    the rows with held-out entries first."""
+    n = len(held)
+    if n <= PROBE_MAX_ROWS:
+        return np.arange(n)
+    with_held = np.flatnonzero(held.any(axis=1))
+    others = np.setdiff1d(np.arange(n), with_held)
+    rng = np.random.RandomState(seed)
+    extra = rng.choice(others, max(0, PROBE_MAX_ROWS - len(with_held)), replace=False)
+    return np.sort(np.concatenate([with_held, extra]))
 
 
 def select_for_images(model, X, missing, held, grid):
@@ -229,7 +273,7 @@ def select_for_images(model, X, missing, held, grid):
             candidates.append(((min(k, near.shape[1]), source), fitted, average))
     truth = (X[rows] - model.offset_) / model.scale_
     err, (k, source), weight, _ = best_blend(
-        candidates, truth, held[rows], grid["neighbor_weight"]
+        candidates, truth, held[rows], grid["neighbor_weight"], model._make_observation
     )
     return {
         "neighbor_weight_": weight,

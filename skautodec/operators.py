@@ -502,8 +502,8 @@ class Function(Operator):
 
 
 def as_operator(operator):
-    """``operator`` as an :class:`Operator`: an operator itself, or a
-    :class:`Linear` of an array or a scipy sparse matrix.
+    """``operator`` as an :class:`~skautodec.operators.Operator`: itself, or
+    a :class:`~skautodec.operators.Linear` of an array or sparse matrix.
 
     Parameters
     ----------

@@ -84,28 +84,16 @@ def plot_masked_reconstructions(
     plt = _pyplot()
     X = np.asarray(X, dtype=np.float32)[:n_images]
     shape = _resolve_shape(image_shape, X.shape[1])
-    columns = ["original", "observed", *models]
-    fig, axes = plt.subplots(
-        len(masks),
-        len(columns),
-        figsize=(1.9 * len(columns), 1.9 * len(masks) * 2 / max(nrow, 1) + 0.4),
-        squeeze=False,
-    )
-    for i, (key, mask) in enumerate(masks.items()):
+    rows = {}
+    for key, mask in masks.items():
         mask = np.asarray(mask)
         hidden = check_mask(mask[:n_images] if mask.ndim == 2 else mask, X.shape)
-        panels = [
-            _grid_tensor(_to_rgb(X, shape), nrow, 1, 1.0),
-            _grid_tensor(_observed_rgb(X, hidden, shape), nrow, 1, 1.0),
-        ]
+        rgb = [_to_rgb(X, shape), _observed_rgb(X, hidden, shape)]
         for model in models.values():
             out = reconstruct(_model_at(model, key), X, mask=hidden)
-            panels.append(_grid_tensor(_to_rgb(out, shape), nrow, 1, 1.0))
-        for j, grid in enumerate(panels):
-            _show(axes[i, j], grid, columns[j] if i == 0 else None)
-        axes[i, 0].set_ylabel(str(key), fontsize=9)
-    fig.tight_layout()
-    return fig
+            rgb.append(_to_rgb(out, shape))
+        rows[key] = rgb
+    return _panel_rows(plt, rows, ["original", "observed", *models], nrow)
 
 
 def plot_inverse_problems(
@@ -155,18 +143,30 @@ def plot_inverse_problems(
     if methods is None:
         methods = [k for k in next(iter(images.values())) if k != "measurements"]
     columns = ["truth", "measurements", *methods]
+    rows = {
+        problem: [
+            _to_rgb(X, shape),
+            *(_to_rgb(np.asarray(shown[c])[:n_images], shape) for c in columns[1:]),
+        ]
+        for problem, shown in images.items()
+    }
+    return _panel_rows(plt, rows, columns, nrow)
+
+
+def _panel_rows(plt, rows, columns, nrow):
+    """A figure of image grids: one row per key of ``rows`` (labelled with
+    it), one column per RGB batch of its value (titled by ``columns``)."""
     fig, axes = plt.subplots(
-        len(images),
+        len(rows),
         len(columns),
-        figsize=(1.9 * len(columns), 1.9 * len(images) * 2 / max(nrow, 1) + 0.4),
+        figsize=(1.9 * len(columns), 1.9 * len(rows) * 2 / max(nrow, 1) + 0.4),
         squeeze=False,
     )
-    for i, (problem, shown) in enumerate(images.items()):
-        rows = [X] + [np.asarray(shown[c])[:n_images] for c in columns[1:]]
-        for j, rows_j in enumerate(rows):
-            grid = _grid_tensor(_to_rgb(rows_j, shape), nrow, 1, 1.0)
+    for i, (key, batches) in enumerate(rows.items()):
+        for j, rgb in enumerate(batches):
+            grid = _grid_tensor(rgb, nrow, 1, 1.0)
             _show(axes[i, j], grid, columns[j] if i == 0 else None)
-        axes[i, 0].set_ylabel(str(problem), fontsize=9)
+        axes[i, 0].set_ylabel(str(key), fontsize=9)
     fig.tight_layout()
     return fig
 

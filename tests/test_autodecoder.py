@@ -651,3 +651,26 @@ def test_held_out_entries_keep_an_observed_entry_per_row():
     assert ((~missing & ~held).sum(axis=1) >= 1)[(~missing).any(axis=1)].all()
     assert held.any(axis=1).sum() <= 100  # at most max_rows rows
     assert _held_out_entries(missing[:5], seed=0) is None  # too few entries
+
+
+def test_large_tables_get_larger_batches_and_a_shorter_fit():
+    from skautodec._resolve import resolve_fit
+
+    params = AutoDecoder().get_params(deep=False)
+    small = resolve_fit(params, 2000, 10, None)
+    large = resolve_fit(params, 20_000, 10, None)
+    huge = resolve_fit(params, 1_000_000, 10, None)
+    assert small["batch_size_"] == 64 and (
+        small["n_init_"],
+        small["transform_max_iter_"],
+    ) == (5, 50)
+    assert large["batch_size_"] == 250 and (
+        large["n_init_"],
+        large["transform_max_iter_"],
+    ) == (3, 30)
+    assert huge["batch_size_"] == 1024
+    images = resolve_fit(params, 60_000, 1024, (1, 32, 32))
+    assert images["batch_size_"] == 64 and images["n_init_"] == 3
+    # given values are kept
+    given = resolve_fit({**params, "batch_size": 32, "n_init": 7}, 20_000, 10, None)
+    assert given["batch_size_"] == 32 and given["n_init_"] == 7

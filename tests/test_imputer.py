@@ -357,3 +357,36 @@ def test_tiny_table_warns_once(X_tab):
         LatentImputer(AutoDecoder(max_epochs=1, random_state=0)).fit(X_tab[:5])
     few = [w for w in record if "too few" in str(w.message)]
     assert len(few) == 1 and "fit got 5 row(s)" in str(few[0].message)
+
+
+def test_clones_share_the_settings_the_first_chose():
+    from skautodec.datasets import make_low_rank
+
+    X_missing = make_low_rank(n_samples=120, n_features=6, random_state=0)
+    X_missing[random_mask(*X_missing.shape, 0.25, random_state=0)] = np.nan
+    imputer = LatentImputer(
+        AutoDecoder(max_epochs=3, transform_max_iter=5, random_state=0),
+        n_estimators=3,
+    ).fit(X_missing)
+    first, *others = imputer.estimators_
+    assert first.chosen_params_ and first.held_out_error_ is not None
+    for member in others:
+        for name, value in first.chosen_params_.items():
+            assert member.get_params()[name] == value  # taken, not chosen
+        assert member.held_out_error_ is None and member.chosen_params_ == {}
+        np.testing.assert_array_equal(member._held_out_mse, first._held_out_mse)
+    own = LatentImputer(
+        AutoDecoder(max_epochs=3, transform_max_iter=5, random_state=0),
+        n_estimators=2,
+        share_settings=False,
+    ).fit(X_missing)
+    assert all(m.held_out_error_ is not None for m in own.estimators_)
+    assert own.estimators_[1].get_params()["neighbor_weight"] == "auto"
+
+
+def test_ensemble_size_follows_the_rows():
+    from skautodec._resolve import ensemble_size
+
+    assert ensemble_size(500, images=False) == 5
+    assert ensemble_size(20_000, images=False) == 2
+    assert ensemble_size(500, images=True) == 1
