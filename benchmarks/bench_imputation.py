@@ -26,9 +26,10 @@ given always-observed columns (MAR, ``mar_mask``; numeric tables) at 10, 20,
 Tables printed: RMSE on the hidden numeric entries in units of each
 feature's standard deviation (mean fill is about 1) and, on penguins, the
 accuracy of the hidden categories, means over seeds; seconds per
-``fit_transform``; ``scaling``, the cost on synthetic 10-column tables of
-1k, 5k, 20k and 100k rows beside ``IterativeImputer``'s, with where the time
-goes; ``coverage``, multiple imputation on breast_cancer standardized (the
+``fit_transform``; ``scaling``, the cost on synthetic low-rank tables of
+1k, 5k, 20k and 100k rows (``--sizes``) of 10 columns (``--columns``) beside
+``IterativeImputer``'s, with where the time goes; ``coverage``, multiple
+imputation on breast_cancer standardized (the
 share of hidden values inside the central 90% interval of ``--draws`` draws,
 target 0.85-0.95, the Spearman correlation between the draws' spread and the
 error of their mean, and the RMSE of their mean).
@@ -395,6 +396,9 @@ def main(argv=None):
     )
     parser.add_argument("--sizes", default="1000,5000,20000,100000")
     parser.add_argument(
+        "--columns", default="10", help="columns of the scaling table's tables"
+    )
+    parser.add_argument(
         "--skip",
         nargs="*",
         default=[],
@@ -416,9 +420,12 @@ def main(argv=None):
             results.to_csv(f"{args.out}_points.csv", index=False)
     if "scaling" in only:
         sizes = [int(s) for s in args.sizes.split(",")]
-        scaling = scaling_table(sizes)
+        columns = [int(c) for c in args.columns.split(",")]
+        scaling = pd.concat(
+            {c: scaling_table(sizes, n_features=c) for c in columns}, names=["columns"]
+        )
         with pd.option_context("display.float_format", "{:.3g}".format):
-            print(f"\nCost on synthetic tables of 10 columns, 20% MCAR ({args.threads}"
+            print(f"\nCost on synthetic low-rank tables, 20% MCAR ({args.threads}"
                   " torch thread(s))")  # fmt: skip
             print(scaling.to_string())
         if args.out:

@@ -78,8 +78,8 @@ class AutoDecoder(_BaseLatentModel):
         Size of the codes: 64 for images; for tables half, three quarters or
         all but one of the features (2 to 64), chosen on held-out entries.
     image_shape : tuple of int (C, H, W) or (H, W), or None, default=None
-        How a row is an image. None infers ``(1, s, s)`` for ``s * s``
-        features with ``s >= 8``; other rows are tabular.
+        How a row is an image. None infers ``(1, s, s)`` for arrays of ``s *
+        s`` pixel-like features (``s >= 8``, ``masks.looks_like_pixels``).
     module : torch.nn.Module class or instance, or None, default=None
         The decoder, mapping codes ``(n, latent_dim_)`` to scaled rows ``(n,
         n_features)``. None: transposed convolutions with coordinate channels
@@ -143,8 +143,8 @@ class AutoDecoder(_BaseLatentModel):
         (missing entries filled by their decodes) or their decodes. "auto"
         is chosen with ``neighbor_weight``.
     handle_unknown : {"error", "missing"}, default="error"
-        A category unseen in ``fit``: an error or a missing cell, as in
-        ``OneHotEncoder``. (Categorical columns, see ``docs/imputation.md``.)
+        A category unseen in ``fit``: an error or a missing cell (filled by
+        ``LatentImputer``), as in ``OneHotEncoder``; ``docs/imputation.md``.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net (e.g. ``ProgressiveReconstructions``).
     warm_start : bool, default=False

@@ -32,9 +32,10 @@ class ConvAutoEncoder(_BaseLatentModel):
         Size of the codes.
     image_shape : tuple of int (C, H, W) or (H, W), or None, default=None
         How a row is an image. None infers ``(1, s, s)`` when ``n_features`` is
-        a perfect square ``s * s`` with ``s >= 8`` (64 features or more);
-        otherwise rows are tabular. Pass it for smaller images, and for
-        tables of a square number of features that are not images.
+        a perfect square ``s * s`` with ``s >= 8`` (64 features or more) and
+        the values look like pixels (none negative, on one scale; not for
+        DataFrames: :func:`skautodec.masks.looks_like_pixels`); otherwise
+        rows are tabular. Pass it for other images.
     module : torch.nn.Module class or instance, or None, default=None
         The decoder, as for :class:`AutoDecoder` (``module__*`` parameters
         are its arguments); None is the AutoDecoder's built-in decoder. The

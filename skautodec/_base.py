@@ -122,7 +122,7 @@ class _BaseLatentModel(
         missing = self._missing(X, mask)
         self._check_observed(missing)
         if not warm:
-            self.image_shape_ = self._resolve_image_shape(X.shape[1])
+            self.image_shape_ = self._resolve_image_shape(X, missing)
             self._set_scaling(X, missing)
         resolved = resolve_fit(self.get_params(deep=False), *X.shape, self.image_shape_)
         for name, value in resolved.items():

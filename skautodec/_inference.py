@@ -39,17 +39,31 @@ __all__ = [
 # at least 256, and as many as keep the distances under 2**24 entries.
 _SEARCH_BATCH = 256
 _SEARCH_ENTRIES = 2**24
+# Training rows of a table searched for neighbours: all, or SEARCH_MAX_ROWS
+# of them evenly spaced (the search is quadratic in the rows; beyond this,
+# more candidates change the closest ones' average little). Images: all.
+SEARCH_MAX_ROWS = 10_000
+
+
+def search_rows(n_rows, images=False):
+    """The training rows searched for neighbours, or None for all."""
+    if images or n_rows <= SEARCH_MAX_ROWS:
+        return None
+    return np.linspace(0, n_rows - 1, SEARCH_MAX_ROWS).round().astype(np.int64)
 
 
 def nearest_training_rows(model, observation, k, reference=None):
     """Indices ``(n, k)`` of the training rows whose ``reference`` rows (the
     training decodes unless given; scaled units) best explain each observed
     row (:meth:`~skautodec._observation.Observation.distances`), best
-    first."""
-    k = min(k, len(model.latents_))
+    first; among :func:`search_rows` of them on large tables."""
     device = model._device
     if reference is None:
         reference = model._training_decodes()
+    rows = search_rows(len(reference), model.image_shape_ is not None)
+    if rows is not None:
+        reference = reference[rows]
+    k = min(k, len(reference))
     measured = observation.measure(torch.as_tensor(reference, device=device))
     measured_sq = measured**2
     out = np.empty((len(observation), k), dtype=np.int64)
@@ -60,7 +74,7 @@ def nearest_training_rows(model, observation, k, reference=None):
         out[start : start + len(part)] = dist.topk(
             k, dim=1, largest=False
         ).indices.cpu()
-    return out
+    return out if rows is None else rows[out]
 
 
 # ------------------------------------------------------------------- starts

@@ -50,7 +50,7 @@ TABLE_SHARE = 0.1
 TABLE_MAX_ROWS = 2000
 # The probes of a table train on at most this many rows: the rows with
 # held-out entries, and others drawn at random.
-PROBE_MAX_ROWS = 5000
+PROBE_MAX_ROWS = 2000
 BLOCK_SIDE = 0.375
 BLOCK_SHARE = 0.25
 BLOCK_MAX_ROWS = 500

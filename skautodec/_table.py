@@ -325,10 +325,16 @@ class _ColumnsMixin:
     are, categorical columns one-hot in and softmax out (``_layout``, made
     in ``fit``; None for numeric rows and images)."""
 
-    def _resolve_image_shape(self, n_features):
-        if self.__dict__.get("_layout") is not None:
-            return None  # a table with categorical columns
-        return image_shape_of(n_features, self.image_shape)
+    def _resolve_image_shape(self, X, missing):
+        """The image shape (None for tables): given, or inferred from a square
+        number of features holding pixel-like values; never for named
+        columns (a DataFrame) or categorical ones."""
+        named = hasattr(self, "feature_names_in_")
+        if self.__dict__.get("_layout") is not None or (
+            named and self.image_shape is None
+        ):
+            return None
+        return image_shape_of(X.shape[1], self.image_shape, X=(X, missing))
 
     _takes_categories = False
 

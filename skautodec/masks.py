@@ -6,16 +6,28 @@ estimators take.
 """
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_array, check_random_state
 
-__all__ = ["center_mask", "random_mask", "half_mask", "block_mask", "mar_mask"]
+__all__ = [
+    "center_mask",
+    "random_mask",
+    "half_mask",
+    "block_mask",
+    "mar_mask",
+    "looks_like_pixels",
+]
 
 # Smallest side of a square image inferred from n_features (8x8: the digits);
 # smaller squares (4, 9, ..., 49 features) are far likelier tables.
 MIN_INFERRED_SIDE = 8
+# Values read as pixels when inferring images: none negative, and the
+# features' median range (of those not constant) at least 1/PIXEL_RANGE_RATIO
+# of the largest (one intensity scale, not columns in different units).
+PIXEL_RANGE_RATIO = 20
 
 
 def _is_int(value):
@@ -49,12 +61,32 @@ def _chw(image_shape):
     return tuple(int(s) for s in shape)
 
 
-def image_shape_of(n_features, image_shape=None, *, required=False):
+def looks_like_pixels(X, missing=None):
+    """Whether the observed values of ``X`` read as pixel intensities: none
+    negative, and on one scale (the median range of the features that vary
+    at least ``1 / PIXEL_RANGE_RATIO`` of the largest). A table whose
+    columns have different units does not."""
+    X = np.asarray(X, dtype=np.float64)
+    if missing is not None and missing.any():
+        X = np.where(missing, np.nan, X)
+    if not np.isfinite(X).any():
+        return True
+    if np.nanmin(X) < 0:
+        return False
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
+        ranges = np.nan_to_num(np.nanmax(X, axis=0) - np.nanmin(X, axis=0))
+    ranges = ranges[ranges > 0]  # constant pixels (an image's border) aside
+    return not ranges.size or np.median(ranges) * PIXEL_RANGE_RATIO >= ranges.max()
+
+
+def image_shape_of(n_features, image_shape=None, *, required=False, X=None):
     """How rows of ``n_features`` are images: the one rule of the package.
 
     ``image_shape`` ((C, H, W) or (H, W)) is checked against ``n_features``;
     None infers ``(1, s, s)`` when ``n_features == s * s`` with
-    ``s >= MIN_INFERRED_SIDE``, and otherwise returns None (tabular rows) or,
+    ``s >= MIN_INFERRED_SIDE`` (and, where the data ``X`` is given, its values
+    :func:`looks_like_pixels`), and otherwise returns None (tabular rows) or,
     with ``required``, raises a ValueError asking for ``image_shape``.
     """
     if image_shape is not None:
@@ -66,7 +98,8 @@ def image_shape_of(n_features, image_shape=None, *, required=False):
             )
         return shape
     side = math.isqrt(n_features)
-    if side * side == n_features and side >= MIN_INFERRED_SIDE:
+    square = side * side == n_features and side >= MIN_INFERRED_SIDE
+    if square and (X is None or looks_like_pixels(*X)):
         return (1, side, side)
     if required:
         raise ValueError(

@@ -674,3 +674,20 @@ def test_large_tables_get_larger_batches_and_a_shorter_fit():
     # given values are kept
     given = resolve_fit({**params, "batch_size": 32, "n_init": 7}, 20_000, 10, None)
     assert given["batch_size_"] == 32 and given["n_init_"] == 7
+
+
+def test_large_tables_search_neighbours_among_spaced_rows(monkeypatch):
+    from skautodec import _inference
+
+    X = make_low_rank(n_samples=120, n_features=6, random_state=0)
+    ad = AutoDecoder(latent_dim=2, max_epochs=2, random_state=0).fit(X)
+    observation = ad._observe(X[:10], np.zeros((10, 6), dtype=bool))
+    every = _inference.nearest_training_rows(ad, observation, 3)
+    assert every.shape == (10, 3) and not np.isin(every, np.arange(40)).all()
+    monkeypatch.setattr(_inference, "SEARCH_MAX_ROWS", 40)
+    rows = _inference.search_rows(120)
+    assert len(rows) == 40 and rows[0] == 0 and rows[-1] == 119
+    assert _inference.search_rows(120, images=True) is None
+    spaced = _inference.nearest_training_rows(ad, observation, 3)
+    assert spaced.shape == (10, 3) and np.isin(spaced, rows).all()
+    assert ad.reconstruct(X[:10]).shape == (10, 6)

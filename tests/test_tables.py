@@ -165,6 +165,22 @@ def test_unseen_categories(table):
     np.testing.assert_array_equal(ad.transform(new), ad.transform(as_missing))
 
 
+def test_imputer_checks_unseen_categories_in_complete_rows(table):
+    df, missing, _ = table
+    est = AutoDecoder(**{**FAST, "max_epochs": 2})
+    imputer = LatentImputer(est, n_estimators=1).set_output(transform="pandas")
+    imputer.fit(missing)
+    new = df[:3].copy()  # complete rows: nothing else to fill
+    new["sign"] = ["pos", "zero", "neg"]
+    with pytest.raises(ValueError, match="category 'zero', unseen in fit"):
+        imputer.transform(new)
+    imputer.estimator_.set_params(handle_unknown="missing")
+    out = imputer.transform(new)
+    assert out["sign"].iloc[1] in set(df["sign"].dropna())
+    assert list(out["sign"].iloc[[0, 2]]) == ["pos", "neg"]
+    assert list(new["sign"]) == ["pos", "zero", "neg"]  # input unchanged
+
+
 def test_bad_columns():
     df = make_table(60)
     many = df.assign(id=[f"row{i}" for i in range(60)] * 1)

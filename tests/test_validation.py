@@ -203,6 +203,25 @@ def test_image_shape_of_height_and_width_is_one_channel(name, X):
     assert est.image_shape_ == (1, 4, 4)
 
 
+def test_square_tables_are_not_taken_for_images():
+    import pandas as pd
+    from sklearn.datasets import load_digits
+
+    rng = np.random.default_rng(0)
+    pixels = load_digits().data[:40]
+    fit = dict(latent_dim=2, max_epochs=1, random_state=0)
+    assert AutoDecoder(**fit).fit(pixels).image_shape_ == (1, 8, 8)
+    # columns in different units, negative values, or named columns: a table
+    units = rng.random((40, 64)) * np.logspace(-3, 3, 64)
+    standardized = rng.normal(size=(40, 64))
+    named = pd.DataFrame(pixels, columns=[f"p{j}" for j in range(64)])
+    for X in (units, standardized, named):
+        ad = AutoDecoder(**fit).fit(X)
+        assert ad.image_shape_ is None and ad.scale_.shape == (64,)
+    # a given image_shape is kept
+    assert AutoDecoder(image_shape=(8, 8), **fit).fit(named).image_shape_ == (1, 8, 8)
+
+
 COMMON_BAD_PARAMS = [
     ("latent_dim", 0),
     ("latent_dim", 2.5),
