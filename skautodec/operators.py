@@ -228,7 +228,9 @@ class Linear(Operator):
                     np.vstack([coo.row, coo.col]), dtype=torch.long
                 )
                 values = torch.as_tensor(coo.data)
-                t = torch.sparse_coo_tensor(indices, values, A.shape).coalesce()
+                t = torch.sparse_coo_tensor(
+                    indices, values, A.shape, check_invariants=True
+                ).coalesce()
             else:
                 t = torch.as_tensor(A)
             self._tensors[key] = t.to(device)
