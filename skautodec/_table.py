@@ -142,15 +142,19 @@ class TableLayout:
     def decode(self, fill, index=None):
         """A DataFrame of the table's columns and dtypes from rows in the
         model's fill space (numbers, then each categorical column's
-        probabilities): each cell gets the most probable category."""
+        probabilities): each cell gets the most probable category, integer
+        columns the rounded fill."""
         data = {}
         for name, cats, dtype, s in zip(
             self.columns, self.categories, self.dtypes, self.slices, strict=True
         ):
             if cats is None:
-                data[name] = pd.Series(fill[:, s.start], index=index).astype(
-                    dtype if pd.api.types.is_float_dtype(dtype) else np.float64
-                )
+                values = fill[:, s.start]
+                if pd.api.types.is_integer_dtype(dtype):  # whole numbers stay so
+                    values = np.rint(values)
+                elif not pd.api.types.is_float_dtype(dtype):
+                    dtype = np.float64
+                data[name] = pd.Series(values, index=index).astype(dtype)
                 continue
             picked = np.asarray(cats, dtype=object)[fill[:, s].argmax(axis=1)]
             data[name] = _restore(picked, cats, dtype, index)
@@ -236,7 +240,9 @@ def table_layout(X):
         if cats is not None and len(cats) == 0:
             raise ValueError(f"Column {name!r} has no observed category.")
         categories.append(cats)
-        dtypes.append(column.dtype if cats is not None else np.dtype(np.float64))
+        numeric = cats is None and pd.api.types.is_numeric_dtype(column.dtype)
+        kept = cats is not None or (numeric and not pd.api.types.is_bool_dtype(column))
+        dtypes.append(column.dtype if kept else np.dtype(np.float64))
     if all(c is None for c in categories):
         return None
     return TableLayout(X.columns, categories, dtypes)

@@ -231,3 +231,15 @@ def test_mixed_models_pickle_and_clone(table, imputer):
         imputer.transform(missing[:20]).astype(str),
     )
     assert clone(imputer).get_params()["n_estimators"] == 2
+
+
+def test_integer_columns_are_filled_with_whole_numbers(table):
+    df, missing, holes = table
+    counts = df.assign(count=pd.array(np.round(df["size"]).astype(int), dtype="Int64"))
+    holey = missing.assign(count=counts["count"].mask(holes[:, 0]))
+    est = AutoDecoder(**{**FAST, "max_epochs": 2})
+    imputer = LatentImputer(est, n_estimators=1).set_output(transform="pandas")
+    out = imputer.fit_transform(holey)
+    assert out["count"].dtype == "Int64" and not out["count"].isna().any()
+    seen = ~holes[:, 0]
+    assert (out["count"][seen] == counts["count"][seen]).all()
