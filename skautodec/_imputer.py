@@ -384,15 +384,9 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         keep = ~self._empty_features
         layout = _member_layout(self.estimator_)
         handle = getattr(_last(self.estimator_), "handle_unknown", "error")
-        # every row is checked; unseen categories are holes with "missing"
-        unseen = np.isnan(cell_mask(layout, layout.encode(frame.loc[:, keep], handle)))
-        unseen &= ~missing[:, keep]
-        if unseen.any():
-            frame = frame.copy()
-            where_keep = np.flatnonzero(keep)
-            for j in np.flatnonzero(unseen.any(axis=0)):
-                frame.iloc[np.flatnonzero(unseen[:, j]), where_keep[j]] = None
-            missing = frame.isna().to_numpy()
+        # every row is encoded: unseen categories raise, or are holes
+        encoded = layout.encode(frame.loc[:, keep], handle)
+        missing[:, keep] |= np.isnan(cell_mask(layout, encoded))
         out = frame.copy()
         rows = missing[:, keep].any(axis=1)
         if rows.any():

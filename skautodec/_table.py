@@ -340,7 +340,7 @@ class _ColumnsMixin:
             named and self.image_shape is None
         ):
             return None
-        return image_shape_of(X.shape[1], self.image_shape, X=(X, missing))
+        return image_shape_of(X.shape[1], self.image_shape, X=X, missing=missing)
 
     _takes_categories = False
 

@@ -6,7 +6,6 @@ estimators take.
 """
 
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -66,28 +65,34 @@ def looks_like_pixels(X, missing=None):
     negative, and on one scale (the median range of the features that vary
     at least ``1 / PIXEL_RANGE_RATIO`` of the largest). A table whose
     columns have different units does not."""
-    X = np.asarray(X, dtype=np.float64)
-    if missing is not None and missing.any():
-        X = np.where(missing, np.nan, X)
-    if not np.isfinite(X).any():
+    X = np.asarray(X)
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    hidden = ~np.isfinite(X)
+    if missing is not None:
+        hidden |= missing
+    if hidden.all():
         return True
-    if np.nanmin(X) < 0:
+    low = np.where(hidden, np.inf, X).min(axis=0)
+    if low.min() < 0:
         return False
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
-        ranges = np.nan_to_num(np.nanmax(X, axis=0) - np.nanmin(X, axis=0))
+    high = np.where(hidden, -np.inf, X).max(axis=0)
+    ranges = (high - low)[np.isfinite(low)]
     ranges = ranges[ranges > 0]  # constant pixels (an image's border) aside
     return not ranges.size or np.median(ranges) * PIXEL_RANGE_RATIO >= ranges.max()
 
 
-def image_shape_of(n_features, image_shape=None, *, required=False, X=None):
+def image_shape_of(
+    n_features, image_shape=None, *, required=False, X=None, missing=None
+):
     """How rows of ``n_features`` are images: the one rule of the package.
 
     ``image_shape`` ((C, H, W) or (H, W)) is checked against ``n_features``;
     None infers ``(1, s, s)`` when ``n_features == s * s`` with
     ``s >= MIN_INFERRED_SIDE`` (and, where the data ``X`` is given, its values
-    :func:`looks_like_pixels`), and otherwise returns None (tabular rows) or,
-    with ``required``, raises a ValueError asking for ``image_shape``.
+    off ``missing`` :func:`looks_like_pixels`), and otherwise returns None
+    (tabular rows) or, with ``required``, raises a ValueError asking for
+    ``image_shape``.
     """
     if image_shape is not None:
         shape = _chw(image_shape)
@@ -99,7 +104,7 @@ def image_shape_of(n_features, image_shape=None, *, required=False, X=None):
         return shape
     side = math.isqrt(n_features)
     square = side * side == n_features and side >= MIN_INFERRED_SIDE
-    if square and (X is None or looks_like_pixels(*X)):
+    if square and (X is None or looks_like_pixels(X, missing)):
         return (1, side, side)
     if required:
         raise ValueError(

@@ -54,6 +54,12 @@ def _check_noise(noise_std):
     return float(noise_std)
 
 
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
 class Operator:
     """Base class: a known map of rows ``(n, n_features)`` (data units) to
     measurements ``(n, m)``, differentiable in torch.
@@ -296,11 +302,7 @@ class Downsample(_ImageOperator):
 
     def __init__(self, factor, image_shape=None, noise_std=0.0):
         super().__init__(noise_std)
-        if isinstance(factor, bool) or not isinstance(factor, int | np.integer):
-            raise ValueError(f"factor must be a positive integer; got {factor!r}.")
-        if factor < 1:
-            raise ValueError(f"factor must be a positive integer; got {factor!r}.")
-        self.factor = int(factor)
+        self.factor = _check_positive_int(factor, "factor")
         self.image_shape = image_shape
 
     def n_measurements(self, n_features, image_shape=None):
@@ -461,16 +463,8 @@ class Function(Operator):
         super().__init__(noise_std)
         if not callable(fn):
             raise TypeError(f"fn must be callable; got {type(fn).__name__}.")
-        if isinstance(n_outputs, bool) or not isinstance(n_outputs, int | np.integer):
-            raise ValueError(
-                f"n_outputs must be a positive integer; got {n_outputs!r}."
-            )
-        if n_outputs < 1:
-            raise ValueError(
-                f"n_outputs must be a positive integer; got {n_outputs!r}."
-            )
         self.fn = fn
-        self.n_outputs = int(n_outputs)
+        self.n_outputs = _check_positive_int(n_outputs, "n_outputs")
 
     def n_measurements(self, n_features, image_shape=None):
         x = torch.zeros(2, n_features, requires_grad=True)
