@@ -345,10 +345,7 @@ class _BaseLatentModel(
         """``noise_var_``: the decodes' mean squared error on the entries
         observed in training (scaled units), the noise of the MAP reading."""
         err = observation.fill_errors(self._training_decodes()).sum(dtype=np.float64)
-        count = observation.observed.sum() if observation.observed is not None else (
-            observation.values.size
-        )
-        self.noise_var_ = max(float(err / max(count, 1)), 1e-12)
+        self.noise_var_ = max(float(err / max(observation.count(), 1)), 1e-12)
 
     def _optimize(self, observation, init, penalty, max_iter, return_all=False):
         """Codes fitted to ``observation`` from ``init``; records the steps
