@@ -24,6 +24,7 @@ from ._resolve import selection_grid, test_time
 from ._sampling import draw_completions
 
 _AUTO = StrOptions({"auto"})
+_PENALTY = StrOptions({"auto", "gaussian"})
 # The "auto" settings and what fit resolves them to, read by test_time.
 _TEST_TIME = (
     "transform_init",
@@ -33,6 +34,7 @@ _TEST_TIME = (
     "neighbor_weight",
     "n_neighbors",
     "neighbor_source",
+    "noise_var",
 )
 
 
@@ -115,10 +117,11 @@ class AutoDecoder(_BaseLatentModel):
         that loss over the last 20 steps; rows that reach
         ``transform_max_iter`` first raise a ``ConvergenceWarning``. 0 runs
         every step. The steps each row ran are in ``transform_n_iter_``.
-    transform_penalty : float, None or "auto", default="auto"
-        Weight of the prior at test time; None is ``latent_penalty``. "auto"
-        is ``latent_penalty`` for images and chosen on held-out entries for
-        tables (``latent_penalty``, 0.01 or 0.1).
+    transform_penalty : float, None, "gaussian" or "auto", default="auto"
+        Weight of the codes' squared norm at test time (None: ``latent_penalty``);
+        "gaussian": the Gaussian of the training codes is the prior, weighed as
+        the MAP reading says. "auto" is ``latent_penalty`` for images and
+        chosen on held-out entries for tables (``latent_penalty``, 0.01, 0.1).
     transform_init : {"auto", "encoder", "nearest", "zeros"}, default="auto"
         Starting codes of the test-time fit: the code a small encoder trained
         at the end of ``fit`` gives the observed entries, then the closest
@@ -247,7 +250,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         "max_epochs": [_AUTO, Interval(Integral, 0, None, closed="left")],
         "latent_penalty": [Interval(Real, 0, None, closed="left")],
         "latent_lr": [Interval(Real, 0, None, closed="neither"), None],
-        "transform_penalty": [_AUTO, Interval(Real, 0, None, closed="left"), None],
+        "transform_penalty": [_PENALTY, Interval(Real, 0, None, closed="left"), None],
         "transform_max_iter": [_AUTO, Interval(Integral, 0, None, closed="left")],
         "transform_init": [StrOptions(StartNames())],
         "n_init": [_AUTO, Interval(Integral, 1, None, closed="left")],
@@ -422,9 +425,8 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         """The settings of a test-time call (:func:`~skautodec._resolve.test_time`);
         measurements through an operator have their own "auto" budget."""
         fitted = {f"{k}_": getattr(self, f"{k}_") for k in _TEST_TIME}
-        measured = observation is not None and not isinstance(
-            observation, MissingEntries
-        )
+        fitted["n_features"] = self.n_features_in_
+        measured = not isinstance(observation, MissingEntries | None)
         settings = test_time(self.get_params(deep=False), fitted, measured)
         if settings.init == "encoder" and self.encoder_ is None and not measured:
             raise ValueError(

@@ -16,8 +16,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._accelerate import make_net
-from ._latent import frozen, optimize_latents
+from ._latent import code_prior, frozen, optimize_latents
 from ._nets import (
+    BATCHED,
     _RoutedParamsMixin,
     _seeded,
     _StopOnDivergence,
@@ -233,6 +234,7 @@ class _BaseLatentModel(
             callbacks=self._callbacks(),
             device=device,
             verbose=self.verbose,
+            **BATCHED,
             **kwargs,
         )
 
@@ -347,11 +349,19 @@ class _BaseLatentModel(
         err = observation.fill_errors(self._training_decodes()).sum(dtype=np.float64)
         self.noise_var_ = max(float(err / max(observation.count(), 1)), 1e-12)
 
-    def _optimize(self, observation, init, penalty, max_iter, return_all=False):
-        """Codes fitted to ``observation`` from ``init``; records the steps
+    def _optimize(
+        self, observation, init, penalty, max_iter, return_all=False, prior=False
+    ):
+        """Codes fitted to ``observation`` from ``init`` (``prior``: with the
+        Gaussian of the training codes as their prior); records the steps
         each row ran in ``transform_n_iter_`` and warns when rows reach
         ``transform_max_iter`` before ``tol``."""
         width = self._width
+        if prior:
+            cache = self._cache()
+            if "prior" not in cache:
+                cache["prior"] = code_prior(self.latents_)
+            prior = cache["prior"]
         fit = optimize_latents(
             self._get_decoder(),
             observation,
@@ -364,6 +374,7 @@ class _BaseLatentModel(
             device=self._device,
             verbose=self.verbose,
             return_all=return_all,
+            prior=prior or None,
         )
         n_iter = fit.n_iter if fit.n_iter.ndim == 1 else fit.n_iter.max(axis=1)
         self._cache()["n_iter"] = n_iter

@@ -201,7 +201,12 @@ def fit_codes(model, observation, settings, n_starts, neighbors=None):
     init = start.codes(model, observation, n_starts, neighbors)
     init[observation.empty_rows()] = 0.0
     return model._optimize(
-        observation, init, settings.penalty, settings.max_iter, return_all=True
+        observation,
+        init,
+        settings.penalty,
+        settings.max_iter,
+        return_all=True,
+        prior=settings.prior,
     )
 
 

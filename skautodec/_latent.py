@@ -7,10 +7,62 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from scipy.linalg import solve_triangular
+from torch import nn
 
 from ._observation import MissingEntries, per_row_objective
 
-__all__ = ["LatentFit", "fit_encoder", "frozen", "optimize_latents", "sample_latents"]
+__all__ = [
+    "CodePrior",
+    "LatentFit",
+    "code_covariance",
+    "code_prior",
+    "fit_encoder",
+    "frozen",
+    "optimize_latents",
+    "sample_latents",
+]
+
+
+def code_covariance(latents):
+    """Covariance of the training codes, float64, with a small ridge (so
+    that it is positive definite; zero spread from a single code)."""
+    latents = np.asarray(latents, dtype=np.float64)
+    if len(latents) < 2:
+        cov = np.zeros((latents.shape[1], latents.shape[1]))
+    else:
+        cov = np.atleast_2d(np.cov(latents, rowvar=False))
+    ridge = 1e-6 * max(float(np.trace(cov)) / len(cov), 1e-12)
+    return cov + ridge * np.eye(len(cov))
+
+
+class CodePrior(NamedTuple):
+    """A Gaussian over codes: its ``mean`` and ``factor``, the lower Cholesky
+    factor of its covariance."""
+
+    mean: np.ndarray
+    factor: np.ndarray
+
+
+def code_prior(latents):
+    """The Gaussian of the training codes (their mean and covariance)."""
+    latents = np.asarray(latents, dtype=np.float64)
+    return CodePrior(latents.mean(axis=0), np.linalg.cholesky(code_covariance(latents)))
+
+
+class _Whitened(nn.Module):
+    """``decoder`` of the codes ``mean + u @ factor.T``: codes written in a
+    Gaussian prior's whitened coordinates ``u``."""
+
+    def __init__(self, decoder, prior, device):
+        super().__init__()
+        self.decoder = decoder
+        self.register_buffer("mean", torch.tensor(prior.mean, dtype=torch.float32))
+        self.register_buffer("factor", torch.tensor(prior.factor, dtype=torch.float32))
+        self.to(device)
+
+    def forward(self, u):
+        return self.decoder(torch.addmm(self.mean, u, self.factor.T))
 
 
 @contextlib.contextmanager
@@ -41,6 +93,7 @@ def optimize_latents(
     device="cpu",
     verbose=0,
     return_all=False,
+    prior=None,
 ):
     """Fit one code per row to a frozen decoder by gradient descent (Adam).
 
@@ -61,7 +114,8 @@ def optimize_latents(
         Starting codes. With several starts per row, each is optimized and the
         one with the lowest final loss is kept.
     penalty : float
-        Weight of the squared norm of the code (the prior).
+        Weight of the squared norm of the code (the prior), or with
+        ``prior``, of its squared Mahalanobis distance to the prior's mean.
     max_iter : int
         Largest number of Adam steps per row.
     lr : float
@@ -72,6 +126,10 @@ def optimize_latents(
         is then no longer updated. 0 runs every row for ``max_iter`` steps.
     return_all : bool, default=False
         Return every start's code, loss and steps instead of the best one.
+    prior : CodePrior or None, default=None
+        A Gaussian prior of the codes (:func:`code_prior`). The codes are
+        then fitted in its whitened coordinates, where its penalty is the
+        squared norm and Adam's steps follow the codes' spread.
 
     Returns
     -------
@@ -86,6 +144,11 @@ def optimize_latents(
     init = np.asarray(init, dtype=np.float32)
     if init.ndim == 2:
         init = init[:, None, :]
+    if prior is not None:
+        decoder = _Whitened(decoder, prior, device)
+        flat = (init.reshape(-1, init.shape[-1]) - prior.mean).T
+        u = solve_triangular(prior.factor, flat, lower=True)
+        init = u.T.reshape(init.shape).astype(np.float32)
     n, n_init, dim = init.shape
     codes = np.empty((n, n_init, dim), dtype=np.float32)
     losses = np.empty((n, n_init), dtype=np.float32)
@@ -112,6 +175,8 @@ def optimize_latents(
             converged[start:stop] = done.view(-1, n_init).cpu().numpy()
     if progress is not None:
         progress.close()
+    if prior is not None:
+        codes = (prior.mean + codes @ prior.factor.T).astype(np.float32)
     if return_all:
         return LatentFit(codes, losses, n_iter, converged)
     best = losses.argmin(axis=1)

@@ -16,13 +16,14 @@ import math
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from skorch.dataset import Dataset
 from skorch.utils import to_tensor
 from torch import nn
 
 from ._latent import frozen
 from ._modules import make_decoder
 
-__all__ = ["check_decoder", "check_device", "decoder_spec"]
+__all__ = ["BATCHED", "check_decoder", "check_device", "decoder_spec"]
 
 # Prefixes of the parameters routed to skorch, as skorch routes them.
 _ROUTED = ("module__", "optimizer__")
@@ -58,6 +59,37 @@ def check_device(device):
     elif dev.type != "cpu":
         raise ValueError(f"device={device!r} is not supported; use 'cpu' or 'cuda'.")
     return str(dev)
+
+
+class _Batched(Dataset):
+    """skorch's Dataset of tensors (or a dict of them), fetched a batch at a
+    time: torch's DataLoader hands ``__getitems__`` the batch's indices, so
+    each tensor is indexed once per batch instead of once per row (the same
+    batches, the same values)."""
+
+    def __getitems__(self, indices):
+        i = torch.as_tensor(indices)
+        Xi = _take(self.X, i)
+        return Xi, torch.zeros(len(i)) if self.y is None else _take(self.y, i)
+
+
+def _take(data, i):
+    if isinstance(data, dict):
+        return {key: value[i] for key, value in data.items()}
+    return data[i]
+
+
+def _whole_batch(batch):
+    """The DataLoader's collate for :class:`_Batched`: already a batch."""
+    return batch
+
+
+#: skorch arguments of the nets: datasets fetched a batch at a time.
+BATCHED = {
+    "dataset": _Batched,
+    "iterator_train__collate_fn": _whole_batch,
+    "iterator_valid__collate_fn": _whole_batch,
+}
 
 
 @contextlib.contextmanager

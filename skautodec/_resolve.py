@@ -17,6 +17,8 @@ import numpy as np
 __all__ = ["TestTime", "resolve_fit", "selection_grid", "test_time"]
 
 AUTO = "auto"
+#: ``transform_penalty``: the Gaussian of the training codes is the prior.
+GAUSSIAN = "gaussian"
 
 # Epochs: EPOCH_ROWS / n_samples clipped to EPOCH_RANGE, so that a training
 # run costs about the same number of decoder steps whatever the data size
@@ -172,7 +174,7 @@ def resolve_fit(params, n_samples, n_features, image_shape):
         transform_max_iter_=_pick(
             params, "transform_max_iter", IMAGE_STEPS[init] if image else table_steps
         ),
-        transform_penalty_=float(
+        transform_penalty_=_penalty(
             params["latent_penalty"] if penalty in (None, AUTO) else penalty
         ),
         neighbor_weight_=float(_pick(params, "neighbor_weight", NEIGHBOR_WEIGHT)),
@@ -230,6 +232,21 @@ class TestTime(NamedTuple):
     neighbor_weight: float
     n_neighbors: int
     neighbor_source: str
+    #: the Gaussian of the training codes is the prior (else ``penalty``
+    #: weighs the codes' squared norm)
+    prior: bool = False
+
+    def with_penalty(self, penalty, noise_var, n_features):
+        """These settings with ``penalty`` (a number, or ``GAUSSIAN``: the
+        Gaussian prior, weighed as the MAP reading says, ``noise_var`` over
+        the ``n_features`` the data term averages)."""
+        if penalty == GAUSSIAN:
+            return self._replace(penalty=noise_var / n_features, prior=True)
+        return self._replace(penalty=float(penalty), prior=False)
+
+
+def _penalty(value):
+    return value if value == GAUSSIAN else float(value)
 
 
 def test_time(params, fitted, measured=False):
@@ -238,7 +255,9 @@ def test_time(params, fitted, measured=False):
     fitted-attribute name); ``transform_penalty=None`` is
     ``latent_penalty``. ``measured``: the rows are measured through an
     operator, whose "auto" starts and steps are ``OPERATOR_N_INIT`` closest
-    training codes and ``OPERATOR_STEPS``."""
+    training codes and ``OPERATOR_STEPS``. ``transform_penalty="gaussian"``
+    takes the Gaussian of the training codes as the prior, weighed as the
+    MAP reading says (:meth:`TestTime.with_penalty`)."""
     operator = {
         "transform_init_": "nearest",
         "n_init_": OPERATOR_N_INIT,
@@ -258,12 +277,13 @@ def test_time(params, fitted, measured=False):
         penalty = params["latent_penalty"]
     elif penalty == AUTO:
         penalty = fitted["transform_penalty_"]
-    return TestTime(
+    settings = TestTime(
         init=current("transform_init"),
         n_init=current("n_init"),
         max_iter=current("transform_max_iter"),
-        penalty=penalty,
         neighbor_weight=float(current("neighbor_weight")),
         n_neighbors=current("n_neighbors"),
         neighbor_source=current("neighbor_source"),
+        penalty=0.0,
     )
+    return settings.with_penalty(penalty, fitted["noise_var_"], fitted["n_features"])

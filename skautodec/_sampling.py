@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ._inference import reconstruct_scaled
-from ._latent import sample_latents
+from ._latent import code_covariance, sample_latents
 from ._observation import MissingEntries
 from ._select import SHRINK_ENTRIES, random_observed
 
@@ -30,9 +30,7 @@ _INT32 = np.iinfo(np.int32).max
 
 def prior_precision(latents):
     """Inverse covariance of the training codes (the prior of the draws)."""
-    cov = np.atleast_2d(np.cov(latents, rowvar=False).astype(np.float64))
-    ridge = 1e-6 * max(float(np.trace(cov)) / len(cov), 1e-12)
-    return np.linalg.inv(cov + ridge * np.eye(len(cov)))
+    return np.linalg.inv(code_covariance(latents))
 
 
 def _fill(model, X, missing):

@@ -168,7 +168,7 @@ def select_for_table(model, X, missing, grid, seed):
         "latent_dim_": size,
         "neighbor_weight_": weight,
         "neighbor_source_": source,
-        "transform_penalty_": float(penalty),
+        "transform_penalty_": penalty,
         "held_out_error_": err,
         "_held_out_mse": _shrunk(sq, held),
     }
@@ -213,9 +213,10 @@ def _probe(model, X, missing, held, seed, latent_dim, grid):
         }
         candidates = []
         for penalty in penalties:
-            fitted, _ = fitted_fill(
-                probe, observation, settings._replace(penalty=penalty), neighbors
+            chosen = settings.with_penalty(
+                penalty, probe.noise_var_, probe.n_features_in_
             )
+            fitted, _ = fitted_fill(probe, observation, chosen, neighbors)
             for source, average in near.items():
                 candidates.append(((penalty, source), fitted, average))
     truth = (X[rows] - probe.offset_) / probe.scale_

@@ -349,6 +349,30 @@ def test_explicit_test_time_settings_are_kept(X_tab):
     assert est.neighbor_weight_ in np.linspace(0, 1, 11)
 
 
+def test_gaussian_code_prior_on_a_table(X_tab):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from skautodec._resolve import selection_grid
+
+    X = _with_holes(X_tab)
+    est = AutoDecoder(**FAST, transform_penalty="gaussian", random_state=0).fit(X)
+    assert est.transform_penalty_ == "gaussian"
+    settings = est._test_time()
+    assert settings.prior
+    assert settings.penalty == pytest.approx(est.noise_var_ / X.shape[1])
+    filled = est.reconstruct(X)
+    assert np.isfinite(filled).all()
+    isotropic = est.set_params(transform_penalty=None).reconstruct(X)
+    assert not est._test_time().prior
+    assert np.abs(filled - isotropic)[np.isnan(X)].max() > 1e-4
+    # an explicit "gaussian" is kept through the held-out selection
+    params = est.set_params(transform_penalty="gaussian").get_params(deep=False)
+    grid = selection_grid(params, vars(est), 6, None)["transform_penalty"]
+    assert grid == ["gaussian"]
+    with pytest.raises(InvalidParameterError, match="transform_penalty"):
+        AutoDecoder(transform_penalty="gauss").fit(X_tab)
+
+
 def test_auto_blend_on_images_is_chosen_on_held_out_blocks(digits):
     X, X_test = digits
     est = AutoDecoder(**FAST, random_state=0).fit(X)

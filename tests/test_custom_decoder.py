@@ -135,6 +135,23 @@ def test_criterion_is_the_training_loss(X_tab):
     assert isinstance(ae.net_.criterion_, ObservationLoss)
 
 
+def test_training_batches_are_fetched_whole(X_tab):
+    # one indexing per tensor and batch, the rows per-row fetching gives
+    est = AutoDecoder(**FAST).fit(X_tab)
+    n = len(X_tab)
+    X = {"idx": torch.arange(n), "observed": torch.rand(n, X_tab.shape[1])}
+    dataset = est.net_.get_dataset(X, torch.rand(n, X_tab.shape[1]))
+    rows = [4, 0, 7]
+    Xb, yb = dataset.__getitems__(rows)
+    for j, i in enumerate(rows):
+        Xi, yi = dataset[i]
+        assert torch.equal(Xb["idx"][j], Xi["idx"])
+        assert torch.equal(Xb["observed"][j], Xi["observed"]) and torch.equal(yb[j], yi)
+    batch_X, batch_y = next(iter(est.net_.get_iterator(dataset, training=True)))
+    assert len(batch_X["idx"]) == len(batch_y) == min(est.batch_size_, n)
+    torch.testing.assert_close(batch_y, dataset.y[batch_X["idx"]])
+
+
 @pytest.mark.parametrize(
     "module, match",
     [

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from skautodec._latent import frozen, optimize_latents
+from skautodec._latent import code_prior, frozen, optimize_latents
 from skautodec._modules import MLPDecoder
 from skautodec._observation import MissingEntries, per_row_objective
 
@@ -67,6 +67,40 @@ def test_penalty_gives_ridge_solution(linear):
     np.testing.assert_allclose(codes, expected, atol=1e-3)
     unpenalized = np.linalg.lstsq(W, X.T, rcond=None)[0].T
     assert np.linalg.norm(codes) < np.linalg.norm(unpenalized)
+
+
+def test_gaussian_prior_gives_its_map_solution(linear):
+    decoder, W, X = linear
+    rng = np.random.default_rng(1)
+    latents = rng.normal(size=(200, DIM)) * [2.0, 0.2] + [1.0, -0.5]
+    prior = code_prior(latents)
+    np.testing.assert_allclose(prior.mean, latents.mean(axis=0))
+    cov = prior.factor @ prior.factor.T
+    np.testing.assert_allclose(cov, np.cov(latents, rowvar=False), rtol=1e-4)
+    penalty = 0.3
+    codes, loss = fit(decoder, X, penalty=penalty, prior=prior, max_iter=1500)
+    # minimizes |W z - x|^2 / F + penalty (z - mean)' cov^-1 (z - mean)
+    P = np.linalg.inv(cov)
+    A = W.T @ W / N_FEATURES + penalty * P
+    b = W.T @ X.T / N_FEATURES + penalty * (P @ prior.mean)[:, None]
+    expected = np.linalg.solve(A, b).T
+    np.testing.assert_allclose(codes, expected, atol=2e-3)
+    d = expected - prior.mean
+    objective = ((expected @ W.T - X) ** 2).mean(axis=1)
+    objective += penalty * np.einsum("ij,jk,ik->i", d, P, d)
+    np.testing.assert_allclose(loss, objective, rtol=1e-3)
+    # an isotropic penalty gives another solution
+    ridge, _ = fit(decoder, X, penalty=penalty)
+    assert np.abs(ridge - expected).max() > 0.05
+
+
+def test_gaussian_prior_of_a_single_code_keeps_the_codes_there(linear):
+    decoder, _, X = linear
+    prior = code_prior([[0.5, -1.0]])  # no spread: no NaN, codes stay put
+    assert np.isfinite(prior.factor).all()
+    init = np.tile(np.float32([0.5, -1.0]), (len(X), 1))
+    codes, _ = fit(decoder, X, init=init, penalty=0.1, prior=prior)
+    np.testing.assert_allclose(codes, init, atol=1e-5)
 
 
 def test_mask_fits_observed_entries_only(linear):

@@ -158,6 +158,32 @@ def test_compressed_sensing_beats_the_mean_image_and_least_norm(ad, digits):
     assert (ad.transform_n_iter_ == 100).all()  # the operator budget
 
 
+def test_gaussian_code_prior_under_an_operator(ad, digits):
+    # "gaussian": the Gaussian of the training codes, weighed as the MAP
+    # reading says; "auto" (images): latent_penalty times the squared norm
+    X = digits[0][1500:1560]
+    op = Linear(_gaussian(16, 64), noise_std=0.01)
+    Y = op.measure(X, random_state=0)
+    observation = ad._observe_rows(Y, None, op)[2]
+    auto = ad._test_time(observation)
+    assert not auto.prior and auto.penalty == ad.latent_penalty
+    isotropic = ((ad.reconstruct(Y, operator=op) - X) ** 2).mean()
+    m = center_mask((8, 8), 4)
+    masked = ad.reconstruct(X, mask=m)
+    ad.set_params(transform_penalty="gaussian")
+    try:
+        settings = ad._test_time(observation)
+        err = ((ad.reconstruct(Y, operator=op) - X) ** 2).mean()
+        assert ad._test_time(ad._observe_rows(X, m)[2]).prior
+        gaussian_masked = ad.reconstruct(X, mask=m)
+    finally:
+        ad.set_params(transform_penalty="auto")
+    assert settings.prior and settings.penalty == pytest.approx(ad.noise_var_ / 64)
+    assert err < isotropic  # measured: 0.0156 against 0.0176
+    assert np.abs(gaussian_masked - masked).max() > 1e-4
+    np.testing.assert_array_equal(ad.reconstruct(X, mask=m), masked)
+
+
 @pytest.mark.parametrize(
     "op", [Downsample(2), GaussianBlur(1.0, noise_std=0.01)], ids=repr
 )
