@@ -25,7 +25,8 @@ from ._sampling import draw_completions
 
 _AUTO = StrOptions({"auto"})
 _PENALTY = StrOptions({"auto", "gaussian"})
-# The "auto" settings and what fit resolves them to, read by test_time.
+# What test_time reads: the "auto" settings as fit resolves them, and the
+# noise of the MAP reading (for transform_penalty="gaussian").
 _TEST_TIME = (
     "transform_init",
     "n_init",

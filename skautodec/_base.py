@@ -357,11 +357,12 @@ class _BaseLatentModel(
         each row ran in ``transform_n_iter_`` and warns when rows reach
         ``transform_max_iter`` before ``tol``."""
         width = self._width
+        gaussian = None
         if prior:
             cache = self._cache()
             if "prior" not in cache:
                 cache["prior"] = code_prior(self.latents_)
-            prior = cache["prior"]
+            gaussian = cache["prior"]
         fit = optimize_latents(
             self._get_decoder(),
             observation,
@@ -374,7 +375,7 @@ class _BaseLatentModel(
             device=self._device,
             verbose=self.verbose,
             return_all=return_all,
-            prior=prior or None,
+            prior=gaussian,
         )
         n_iter = fit.n_iter if fit.n_iter.ndim == 1 else fit.n_iter.max(axis=1)
         self._cache()["n_iter"] = n_iter
