@@ -3,9 +3,10 @@
 ``tests/data/pinned.npz`` holds what the code of commit f70a4d1 computed for a
 small digits model (``transform``, ``reconstruct``, ``sample``), a small
 breast_cancer ``LatentImputer`` and the settings "auto" resolved to. The test
-recomputes them: a refactor keeps them within ``ATOL`` (float32 rounding of
-the same operations in another order; on one machine and one thread they are
-bit-identical). ``python tests/test_pinned.py`` rewrites the file: only for
+recomputes them: a refactor keeps arrays within ``SPREAD`` of each column's
+spread (float32 rounding of the same operations in another order, or on
+another CPU, moves a trained model's outputs by about a thousandth of it; on
+one machine and one thread they are bit-identical) and settings exact. ``python tests/test_pinned.py`` rewrites the file: only for
 a change of behaviour that is meant and said.
 """
 
@@ -22,6 +23,8 @@ from skautodec.masks import center_mask, random_mask
 PINNED = Path(__file__).parent / "data" / "pinned.npz"
 ATOL = 1e-5
 RTOL = 1e-5
+# Arrays: at most this share of each column's standard deviation off.
+SPREAD = 1e-2
 SETTINGS = (
     "n_init_",
     "transform_max_iter_",
@@ -77,7 +80,15 @@ def outputs():
 def test_outputs_are_pinned(outputs, key):
     expected = np.load(PINNED)[key]
     got = np.asarray(outputs[key])
-    if expected.dtype.kind in "fc":
+    if expected.dtype.kind in "fc" and expected.ndim > 1:
+        columns = expected.reshape(-1, expected.shape[-1])
+        tol = SPREAD * columns.std(axis=0) + ATOL
+        off = np.abs(got.reshape(columns.shape) - columns)
+        assert (off <= tol).all(), (
+            f"{key}: {int((off > tol).sum())} entries off by more than "
+            f"{SPREAD} of their column's spread (worst {(off / tol).max():.1f}x)"
+        )
+    elif expected.dtype.kind in "fc":
         np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
     else:
         np.testing.assert_array_equal(got, expected)

@@ -62,8 +62,9 @@ def test_quick_start_prints_what_the_readme_shows(run):
     got = _numbers(printed)
     assert list(got) == list(shown)
     for label, value in shown.items():
-        # float rounding of another CPU may move the last printed digit
-        tol = 0.002 if "MSE" in label else 0.02
+        # float rounding of another CPU may move the last printed digit, and
+        # a digit or two of the 100 read differently
+        tol = 0.002 if "MSE" in label else 0.03
         assert got[label] == pytest.approx(value, abs=tol), label
 
 
