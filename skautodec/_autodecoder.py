@@ -21,7 +21,7 @@ from ._inference import (
 from ._nets import _AutoDecoderNet, decoder_spec
 from ._observation import MissingEntries, ObservationLoss
 from ._resolve import selection_grid, test_time
-from ._sampling import draw_completions
+from ._sampling import check_n_samples, draw_completions
 
 _AUTO = StrOptions({"auto"})
 _PENALTY = StrOptions({"auto", "gaussian"})
@@ -54,6 +54,19 @@ def _initial_codes(Xn, latent_dim, seed):
             codes[:, :k] = pca.fit_transform(Xn) / np.sqrt(n_features)
     noise = check_random_state(seed).normal(scale=1e-3, size=codes.shape)
     return (codes + noise).astype(np.float32)
+
+
+def _set_chosen(model, chosen):
+    """The attributes chosen on held-out entries, and ``chosen_params_``
+    (those whose parameter is "auto", as ``set_params`` takes them)."""
+    for name, value in (chosen or {}).items():
+        setattr(model, name, value)
+    params = model.get_params(deep=False)
+    model.chosen_params_ = {
+        name[:-1]: value
+        for name, value in (chosen or {}).items()
+        if name[:-1] in params and params[name[:-1]] == "auto"
+    }
 
 
 class AutoDecoder(_BaseLatentModel):
@@ -123,6 +136,11 @@ class AutoDecoder(_BaseLatentModel):
         "gaussian": the Gaussian of the training codes is the prior, weighed as
         the MAP reading says. "auto" is ``latent_penalty`` for images and
         chosen on held-out entries for tables (``latent_penalty``, 0.01, 0.1).
+    transform_residual : "gaussian" or None, default="gaussian"
+        Measurements through a linear operator: ``reconstruct`` adds to the
+        fitted decode the posterior mean of its error, the Gaussian of the
+        training rows' errors as its prior (``docs/inverse_problems.md``).
+        None: the decode alone. Masks and tables are not corrected.
     transform_init : {"auto", "encoder", "nearest", "zeros"}, default="auto"
         Starting codes of the test-time fit: the code a small encoder trained
         at the end of ``fit`` gives the observed entries, then the closest
@@ -252,6 +270,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         "latent_penalty": [Interval(Real, 0, None, closed="left")],
         "latent_lr": [Interval(Real, 0, None, closed="neither"), None],
         "transform_penalty": [_PENALTY, Interval(Real, 0, None, closed="left"), None],
+        "transform_residual": [StrOptions({"gaussian"}), None],
         "transform_max_iter": [_AUTO, Interval(Integral, 0, None, closed="left")],
         "transform_init": [StrOptions(StartNames())],
         "n_init": [_AUTO, Interval(Integral, 1, None, closed="left")],
@@ -278,6 +297,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         transform_lr=0.05,
         tol=0.0,
         transform_penalty="auto",
+        transform_residual="gaussian",
         transform_init="auto",
         n_init="auto",
         n_neighbors="auto",
@@ -306,6 +326,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         self.transform_lr = transform_lr
         self.tol = tol
         self.transform_penalty = transform_penalty
+        self.transform_residual = transform_residual
         self.transform_init = transform_init
         self.n_init = n_init
         self.n_neighbors = n_neighbors
@@ -384,7 +405,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
             grid = selection_grid(
                 self.get_params(deep=False), vars(self), X.shape[1], self.image_shape_
             )
-            self._set_chosen(_select.select_for_images(self, X, missing, held, grid))
+            _set_chosen(self, _select.select_for_images(self, X, missing, held, grid))
         return self
 
     def _select_before_training(self, X, missing, seed, warm):
@@ -403,18 +424,8 @@ neighbor_weight_, n_neighbors_, neighbor_source_
             return None
         if self.image_shape_ is not None:
             return _select.held_out_blocks(missing, self.image_shape_, seed)
-        self._set_chosen(_select.select_for_table(self, X, missing, grid, seed))
+        _set_chosen(self, _select.select_for_table(self, X, missing, grid, seed))
         return None
-
-    def _set_chosen(self, chosen):
-        for name, value in (chosen or {}).items():
-            setattr(self, name, value)
-        params = self.get_params(deep=False)
-        self.chosen_params_ = {
-            name[:-1]: value
-            for name, value in (chosen or {}).items()
-            if name[:-1] in params and params[name[:-1]] == "auto"
-        }
 
     def _decoder_of(self, module):
         return module
@@ -428,7 +439,8 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         fitted = {f"{k}_": getattr(self, f"{k}_") for k in _TEST_TIME}
         fitted["n_features"] = self.n_features_in_
         measured = not isinstance(observation, MissingEntries | None)
-        settings = test_time(self.get_params(deep=False), fitted, measured)
+        linear = measured and observation.operator.linear and not self._groups
+        settings = test_time(self.get_params(deep=False), fitted, measured, linear)
         if settings.init == "encoder" and self.encoder_ is None and not measured:
             raise ValueError(
                 'transform_init="encoder" starts from an encoder trained in fit, but '
@@ -540,14 +552,7 @@ default=None
         >>> bool((draws[:, 5:] == X[5:]).all())  # observed rows unchanged
         True
         """
-        if (
-            not isinstance(n_samples, Integral)
-            or isinstance(n_samples, bool)
-            or n_samples < 1
-        ):
-            raise ValueError(
-                f"n_samples must be a positive integer; got {n_samples!r}."
-            )
+        check_n_samples(n_samples)
         X, missing, _ = self._observe_rows(X, mask)
         generator = check_random_state(random_state)
         draws = draw_completions(self, X, missing, n_samples, generator)

@@ -24,6 +24,7 @@ from ._latent import fit_encoder
 from ._modules import PartialEncoder
 from ._nets import _seeded
 from ._observation import MissingEntries
+from ._residual import residual_fill
 
 __all__ = [
     "NEIGHBOR_SOURCES",
@@ -263,7 +264,8 @@ def blend(fitted, near, weight, observation):
 
 def reconstruct_scaled(model, observation, settings):
     """``reconstruct`` in scaled units, and the fitted codes ``(n, s, dim)``
-    (best start first): the fitted fill, blended with the neighbour fill
+    (best start first): the fitted fill, its error corrected from linear
+    measurements (``settings.residual``), blended with the neighbour fill
     where the observation leaves entries unseen and the weight is above 0."""
     weight = None
     if observation.unobserved() is not None and settings.neighbor_weight > 0:
@@ -276,6 +278,9 @@ def reconstruct_scaled(model, observation, settings):
             model, observation, max(settings.n_init, k)
         )
     out, codes = fitted_fill(model, observation, settings, neighbors)
+    if settings.residual:
+        rows = model._training_rows
+        out = residual_fill(observation, out, rows, model._training_decodes())
     if weight is not None:
         near = neighbour_fill(model, observation, source, k, neighbors)
         out = blend(out, near, weight, observation)

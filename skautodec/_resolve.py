@@ -235,6 +235,8 @@ class TestTime(NamedTuple):
     #: the Gaussian of the training codes is the prior (else ``penalty``
     #: weighs the codes' squared norm)
     prior: bool = False
+    #: the decodes get the posterior mean of their error (``_residual``)
+    residual: bool = False
 
     def with_penalty(self, penalty, noise_var, n_features):
         """These settings with ``penalty`` (a number, or ``GAUSSIAN``: the
@@ -249,7 +251,7 @@ def _penalty(value):
     return value if value == GAUSSIAN else float(value)
 
 
-def test_time(params, fitted, measured=False):
+def test_time(params, fitted, measured=False, linear=False):
     """The settings a test-time call uses: each parameter as it is now, or,
     where it is "auto", what ``fit`` resolved it to (``fitted``, by
     fitted-attribute name); ``transform_penalty=None`` is
@@ -257,7 +259,9 @@ def test_time(params, fitted, measured=False):
     operator, whose "auto" starts and steps are ``OPERATOR_N_INIT`` closest
     training codes and ``OPERATOR_STEPS``. ``transform_penalty="gaussian"``
     takes the Gaussian of the training codes as the prior, weighed as the
-    MAP reading says (:meth:`TestTime.with_penalty`)."""
+    MAP reading says (:meth:`TestTime.with_penalty`). ``linear``: the
+    operator is linear, where ``transform_residual="gaussian"`` corrects
+    the decodes' error (nothing else is corrected)."""
     operator = {
         "transform_init_": "nearest",
         "n_init_": OPERATOR_N_INIT,
@@ -285,5 +289,6 @@ def test_time(params, fitted, measured=False):
         n_neighbors=current("n_neighbors"),
         neighbor_source=current("neighbor_source"),
         penalty=0.0,
+        residual=linear and params.get("transform_residual") == GAUSSIAN,
     )
     return settings.with_penalty(penalty, fitted["noise_var_"], fitted["n_features"])

@@ -64,7 +64,8 @@ class Operator:
     """Base class: a known map of rows ``(n, n_features)`` (data units) to
     measurements ``(n, m)``, differentiable in torch.
 
-    Subclasses set ``_params`` (the names their ``repr`` shows) and write
+    Subclasses set ``_params`` (the names their ``repr`` shows), ``linear =
+    True`` where :meth:`apply` is linear in the rows, and write
     :meth:`n_measurements` (which checks the rows' shape) and :meth:`apply`.
 
     Parameters
@@ -74,6 +75,9 @@ class Operator:
     """
 
     _params = ("noise_std",)
+    #: ``apply`` is linear in the rows (``AutoDecoder``'s
+    #: ``transform_residual`` corrects the decodes' error through it)
+    linear = False
 
     def __init__(self, noise_std=0.0):
         self.noise_std = _check_noise(noise_std)
@@ -205,6 +209,7 @@ class Linear(Operator):
     """
 
     _params = ("matrix", "noise_std")
+    linear = True
 
     def __init__(self, matrix, noise_std=0.0):
         super().__init__(noise_std)
@@ -299,6 +304,7 @@ class Downsample(_ImageOperator):
     """
 
     _params = ("factor", "image_shape", "noise_std")
+    linear = True
 
     def __init__(self, factor, image_shape=None, noise_std=0.0):
         super().__init__(noise_std)
@@ -348,6 +354,7 @@ class GaussianBlur(_ImageOperator):
     """
 
     _params = ("sigma", "image_shape", "noise_std", "truncate")
+    linear = True
 
     def __init__(self, sigma, image_shape=None, noise_std=0.0, truncate=4.0):
         super().__init__(noise_std)
@@ -402,6 +409,7 @@ class Mask(Operator):
     """
 
     _params = ("mask", "noise_std")
+    linear = True
 
     def __init__(self, mask, noise_std=0.0):
         super().__init__(noise_std)

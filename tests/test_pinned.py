@@ -6,8 +6,9 @@ breast_cancer ``LatentImputer`` and the settings "auto" resolved to. The test
 recomputes them: a refactor keeps arrays within ``SPREAD`` of each column's
 spread (float32 rounding of the same operations in another order, or on
 another CPU, moves a trained model's outputs by about a thousandth of it; on
-one machine and one thread they are bit-identical) and settings exact. ``python tests/test_pinned.py`` rewrites the file: only for
-a change of behaviour that is meant and said.
+one machine and one thread they are bit-identical) and settings exact.
+``python tests/test_pinned.py`` rewrites the file: only for a change of
+behaviour that is meant and said.
 """
 
 from pathlib import Path
