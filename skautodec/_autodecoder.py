@@ -21,7 +21,8 @@ from ._inference import (
 from ._nets import _AutoDecoderNet, decoder_spec
 from ._observation import MissingEntries, ObservationLoss
 from ._resolve import selection_grid, test_time
-from ._sampling import check_n_samples, draw_completions
+from ._sampling import draw_completions
+from .operators import _check_positive_int
 
 _AUTO = StrOptions({"auto"})
 _PENALTY = StrOptions({"auto", "gaussian"})
@@ -552,7 +553,7 @@ default=None
         >>> bool((draws[:, 5:] == X[5:]).all())  # observed rows unchanged
         True
         """
-        check_n_samples(n_samples)
+        _check_positive_int(n_samples, "n_samples")
         X, missing, _ = self._observe_rows(X, mask)
         generator = check_random_state(random_state)
         draws = draw_completions(self, X, missing, n_samples, generator)

@@ -7,8 +7,6 @@ error the code does not explain (:func:`residual_variance`, measured on
 held-out entries of the rows themselves).
 """
 
-from numbers import Integral
-
 import numpy as np
 import torch
 
@@ -17,7 +15,7 @@ from ._latent import code_covariance, sample_latents
 from ._observation import MissingEntries
 from ._select import SHRINK_ENTRIES, random_observed
 
-__all__ = ["check_n_samples", "draw_completions"]
+__all__ = ["draw_completions"]
 
 # sample's noise is estimated on this share of the observed entries of at
 # most RESIDUAL_MAX_ROWS rows, hidden and filled in
@@ -111,13 +109,6 @@ def residual_variance(model, X, missing, seed, prior):
         mid = np.sqrt(low * high)
         low, high = (low, mid) if excess(mid) > 0 else (mid, high)
     return np.sqrt(low * high) * profile
-
-
-def check_n_samples(n_samples):
-    """A ValueError unless ``n_samples`` (draws per row) is a positive int."""
-    whole = isinstance(n_samples, Integral) and not isinstance(n_samples, bool)
-    if not whole or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
 
 
 def draw_completions(model, X, missing, n_samples, generator):

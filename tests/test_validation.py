@@ -503,3 +503,11 @@ def test_reconstruct_warns_about_features_empty_in_fit(name, X):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         make(name, max_epochs=1).fit(X).reconstruct(X)
+
+
+@pytest.mark.parametrize("n_samples", [0, 2.0, True])
+def test_sample_needs_a_positive_integer_count(n_samples):
+    X = make_low_rank(n_samples=20, n_features=6, random_state=0)
+    ad = AutoDecoder(latent_dim=2, max_epochs=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        ad.sample(X[:2], n_samples=n_samples)
