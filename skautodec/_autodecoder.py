@@ -185,7 +185,9 @@ class AutoDecoder(_BaseLatentModel):
         ``transform`` calls.
     **kwargs
         ``module__*`` (arguments of the decoder class) and ``optimizer__*``
-        (of ``torch.optim.Adam``, e.g. ``optimizer__betas``), as in skorch.
+        (of ``torch.optim.Adam``, e.g. ``optimizer__betas``), as in skorch. Adam
+        runs its fused kernel on the CPU and CUDA unless ``optimizer__foreach``
+        or ``optimizer__fused`` is given.
 
     Attributes
     ----------

@@ -226,7 +226,7 @@ class _BaseLatentModel(
             module=module,
             optimizer=torch.optim.Adam,
             lr=self.lr,
-            **self._optimizer_params(),
+            **self._optimizer_params(None if self.accelerator is not None else device),
             max_epochs=self.max_epochs_,
             batch_size=self.batch_size_,
             iterator_train__shuffle=True,

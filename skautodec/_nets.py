@@ -30,6 +30,8 @@ _ROUTED = ("module__", "optimizer__")
 # What the built-in decoders are given; a user's decoder class gets those of
 # these names its __init__ takes.
 _DECODER_ARGS = ("latent_dim", "n_features", "image_shape", "channels")
+# Devices with Adam's fused kernel in every supported torch.
+_FUSED_DEVICES = ("cpu", "cuda")
 
 
 def check_device(device):
@@ -174,9 +176,10 @@ class _RoutedParamsMixin:
             setattr(self, key, params.pop(key))
         return super().set_params(**params)
 
-    def _optimizer_params(self):
-        """``optimizer__*`` arguments of the net: the user's, then the
-        estimator's own (``lr`` and ``weight_decay`` are parameters)."""
+    def _optimizer_params(self, device):
+        """``optimizer__*`` arguments of the net on ``device`` (None where
+        accelerate places it): the user's, then the estimator's own (``lr``
+        and ``weight_decay`` are parameters)."""
         user = self._routed("optimizer__")
         taken = {"lr", "weight_decay", "param_groups"} & set(user)
         if taken:
@@ -184,10 +187,20 @@ class _RoutedParamsMixin:
                 f"optimizer__{sorted(taken)[0]} is set by the estimator: use its "
                 "lr, weight_decay (and latent_lr) parameters."
             )
-        # Adam's foreach update: the same steps, fewer calls per step
-        return {"optimizer__foreach": True} | {
-            f"optimizer__{k}": v for k, v in user.items()
+        return {
+            f"optimizer__{k}": v for k, v in _adam_kernel(device, user).items()
         } | {"optimizer__weight_decay": self.weight_decay}
+
+
+def _adam_kernel(device, user):
+    """``user``'s optimizer arguments, with Adam's fused kernel (one call per
+    parameter group and step) where ``device`` has it and the user chose no
+    kernel; else (``device`` None: accelerate places the modules) its
+    ``foreach`` kernels. The same update, up to rounding."""
+    if {"foreach", "fused"} & set(user):
+        return dict(user)
+    fused = device is not None and torch.device(device).type in _FUSED_DEVICES
+    return ({"fused": True} if fused else {"foreach": True}) | user
 
 
 def _batch_observation(net, X, y_true):

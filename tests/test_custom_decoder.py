@@ -125,6 +125,20 @@ def test_optimizer_params_reach_the_optimizer(X_tab):
         AutoDecoder(**FAST, optimizer__lr=0.1).fit(X_tab)
 
 
+def test_adam_runs_its_fused_kernel_unless_the_user_picks_one(X_tab):
+    from skautodec._nets import _adam_kernel
+
+    fused = AutoDecoder(**FAST).fit(X_tab).net_.optimizer_
+    assert all(g["fused"] and not g["foreach"] for g in fused.param_groups)
+    chosen = AutoDecoder(**FAST, optimizer__foreach=True).fit(X_tab).net_.optimizer_
+    assert all(g["foreach"] and not g["fused"] for g in chosen.param_groups)
+    assert _adam_kernel("cpu", {"betas": (0.5, 0.9)}) == {
+        "fused": True,
+        "betas": (0.5, 0.9),
+    }
+    assert _adam_kernel("mps", {}) == _adam_kernel(None, {}) == {"foreach": True}
+
+
 def test_criterion_is_the_training_loss(X_tab):
     from skautodec._observation import ObservationLoss
 
