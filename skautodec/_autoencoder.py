@@ -89,9 +89,9 @@ class ConvAutoEncoder(_BaseLatentModel):
         refinements.
     **kwargs
         ``module__*`` (arguments of the decoder class) and ``optimizer__*``
-        (of ``torch.optim.Adam``), as in skorch. Adam
-        runs its fused kernel on the CPU and CUDA unless ``optimizer__foreach``
-        or ``optimizer__fused`` is given.
+        (of ``torch.optim.Adam``), as in skorch. Adam runs its fused kernel
+        on the CPU and CUDA unless ``optimizer__foreach`` or
+        ``optimizer__fused`` is given.
 
     Attributes
     ----------
