@@ -302,7 +302,7 @@ def scaling_table(sizes, n_features=10, rate=0.2):
     """Seconds of LatentImputer against IterativeImputer on synthetic tables,
     with where they go (held-out probes, training, test-time fills, searches
     for the closest training rows; these overlap: a probe trains and fills)."""
-    from skautodec import _base, _inference, _select
+    from skautodec import _base, _inference, _select, _together
 
     rows = []
     for n in sizes:
@@ -317,11 +317,20 @@ def scaling_table(sizes, n_features=10, rate=0.2):
         t_iterative = time.perf_counter() - start
         totals = defaultdict(float)
         wrapped = [
-            (_select, "_probe", _timed(_select, "_probe", "probes", totals)),
+            (
+                _select,
+                "select_for_table",
+                _timed(_select, "select_for_table", "probes", totals),
+            ),
             (
                 _base._BaseLatentModel,
                 "_train",
                 _timed(_base._BaseLatentModel, "_train", "training", totals),
+            ),
+            (
+                _together,
+                "_train_stacked",
+                _timed(_together, "_train_stacked", "training", totals),
             ),
             (
                 _inference,

@@ -1,5 +1,6 @@
 """AutoDecoder: a decoder and one learned code per training sample."""
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,9 +20,10 @@ from ._inference import (
     reconstruct_scaled,
 )
 from ._nets import _AutoDecoderNet, decoder_spec
-from ._observation import MissingEntries, ObservationLoss
+from ._observation import MissingEntries
 from ._resolve import selection_grid, test_time
 from ._sampling import draw_completions
+from ._together import FitPlan, training_loss
 from .operators import _check_positive_int
 
 _AUTO = StrOptions({"auto"})
@@ -55,6 +57,22 @@ def _initial_codes(Xn, latent_dim, seed):
             codes[:, :k] = pca.fit_transform(Xn) / np.sqrt(n_features)
     noise = check_random_state(seed).normal(scale=1e-3, size=codes.shape)
     return (codes + noise).astype(np.float32)
+
+
+def _training_net(model, observation, seed, device):
+    """The untrained skorch net of ``model.fit``: the decoder, the codes
+    started from ``observation`` and the training loss."""
+    module, module_params = decoder_spec(
+        model.module, model._routed("module__"), model._decoder_sizes()
+    )
+    return model._net(
+        _AutoDecoderNet,
+        module,
+        device,
+        **module_params,
+        latents__init=_initial_codes(observation.values, model.latent_dim_, seed),
+        **training_loss(model),
+    )
 
 
 def _set_chosen(model, chosen):
@@ -362,6 +380,13 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         -------
         self : AutoDecoder
         """
+        plan = self._prepare_fit(X, mask)
+        plan.train_alone(self)
+        return self._finish_fit(plan)
+
+    def _prepare_fit(self, X, mask=None):
+        """``fit`` up to the training (validation, "auto" settings, held-out
+        choice): a :class:`~skautodec._together.FitPlan`."""
         X, missing, warm, device = self._start_fit(X, mask)
         if warm and len(X) != len(self.latents_):
             raise ValueError(
@@ -377,33 +402,18 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         if observation.observed is not None:
             X_dict["observed"] = observation.observed
 
-        def build_net():
-            module, module_params = decoder_spec(
-                self.module, self._routed("module__"), self._decoder_sizes()
-            )
-            return self._net(
-                _AutoDecoderNet,
-                module,
-                device,
-                **module_params,
-                latents__init=_initial_codes(
-                    observation.values, self.latent_dim_, seed
-                ),
-                criterion=ObservationLoss,
-                criterion__latent_penalty=self.latent_penalty,
-                criterion__table=self._table,
-                optimizer__param_groups=[
-                    ("module.*", {}),
-                    ("latents.*", {"lr": self.latent_lr_, "weight_decay": 0.0}),
-                ],
-            )
+        build_net = functools.partial(_training_net, self, observation, seed, device)
+        return FitPlan(X, missing, held, observation, X_dict, seed, device, build_net)
 
-        self._train(build_net, X_dict, observation.values, seed, device)
+    def _finish_fit(self, plan):
+        """``fit`` after the training: codes, what inference reads, images'
+        held-out choice."""
+        X, missing, held = plan.X, plan.missing, plan.held
         self.latents_ = self.net_.latents_.weight.detach().cpu().numpy().copy()
         self._training_rows = complete_rows(self, self._observe(X, missing), missing)
-        self._set_noise_var(observation)
+        self._set_noise_var(plan.observation)
         train = STARTS[self.transform_init_].fit
-        self.encoder_ = train(self, observation, seed, device) if train else None
+        self.encoder_ = train and train(self, plan.observation, plan.seed, plan.device)
         if held is not None:
             grid = selection_grid(
                 self.get_params(deep=False), vars(self), X.shape[1], self.image_shape_

@@ -49,7 +49,10 @@ _MIN_ROWS = 10
 
 class _BaseLatentModel(
     _ColumnsMixin,
-    _RoutedParamsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    _RoutedParamsMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Common code of AutoDecoder and ConvAutoEncoder. Not for direct use."""
 
@@ -138,7 +141,7 @@ class _BaseLatentModel(
                 "max_epochs=0: fit trains nothing, and the decoder keeps its "
                 "random initial weights. Set max_epochs to 1 or more.",
                 UserWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
         minimum = max(_MIN_ROWS, 2 * self.latent_dim_)
         if n_samples < minimum:
@@ -147,7 +150,7 @@ class _BaseLatentModel(
                 f"{_MIN_ROWS}, and twice latent_dim={self.latent_dim_}): too few "
                 "to learn a decoder from; its reconstructions will say little.",
                 UserWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
 
     def _check_range(self, X, missing):
@@ -179,28 +182,33 @@ class _BaseLatentModel(
     def _train(self, build_net, X_dict, y, seed, device):
         """Build the net (or reuse it on warm start), check its decoder and
         train it, seeded."""
-        self._warn_untrained(len(y))
-        # tensors: skorch indexes them directly, a batch without sklearn's
-        # indexing of arrays (twice as fast on small tables, the same values)
+        # tensors: skorch indexes them without sklearn's array indexing
         X_dict = {key: torch.as_tensor(value) for key, value in X_dict.items()}
         y = torch.as_tensor(y)
         with _seeded(seed, device):
-            if self._can_warm_start():
-                net = self.net_
-                net.max_epochs = self.max_epochs_
-            else:
-                net = build_net()
-                net.initialize()
-                module = net.module_
-                if isinstance(module, torch.nn.parallel.DistributedDataParallel):
-                    module = module.module  # wrapped by accelerate
-                check_decoder(
-                    self._decoder_of(module),
-                    self.latent_dim_,
-                    self._width,
-                    net.device or "cpu",
-                )
+            net = self._start_net(build_net, len(y))
             net.partial_fit(X_dict, y)
+        self._set_net(net)
+
+    def _start_net(self, build_net, n_rows):
+        """The untrained net of a fit, its decoder checked (warm: the fitted)."""
+        self._warn_untrained(n_rows)
+        if self._can_warm_start():
+            net = self.net_
+            net.max_epochs = self.max_epochs_
+            return net
+        net = build_net()
+        net.initialize()
+        module = net.module_
+        if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+            module = module.module  # wrapped by accelerate
+        check_decoder(
+            self._decoder_of(module), self.latent_dim_, self._width, net.device or "cpu"
+        )
+        return net
+
+    def _set_net(self, net):
+        """Keep the trained ``net`` and what is read from it."""
         self.net_ = net
         self._inference_cache = {}
         self.history_ = net.history

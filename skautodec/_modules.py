@@ -12,6 +12,7 @@ __all__ = [
     "MLPDecoder",
     "MLPEncoder",
     "PartialEncoder",
+    "StackedMLP",
     "AutoEncoderModule",
     "make_decoder",
     "make_encoder",
@@ -133,6 +134,63 @@ class MLPDecoder(nn.Module):
         if self.linear is not None:
             out = out + self.linear(z)
         return out
+
+
+class StackedMLP(nn.Module):
+    """Several :class:`MLPDecoder` of one width as one module: codes
+    ``(k, n, d)`` -> rows ``(k, n, n_features)`` through batched matrix
+    products, decoder ``i`` decoding ``z[i]``.
+
+    Built from the decoders (their current weights); codes narrower than the
+    widest are zero-padded, and the padded rows of their first weight start
+    at zero and get zero gradients, so each decoder trains as it would alone.
+    :meth:`unstack` writes decoder ``i``'s weights back into a decoder.
+    """
+
+    def __init__(self, decoders):
+        super().__init__()
+        for dec in decoders:
+            if type(dec) is not MLPDecoder or dec.linear is not None:
+                raise TypeError("StackedMLP stacks MLPDecoder(linear=False) only.")
+        layers = [_linears(dec) for dec in decoders]
+        self.latent_dims = [first.in_features for first, *_ in layers]
+        self.negative_slope = decoders[0].net[1].negative_slope
+        width = max(self.latent_dims)
+        weights, biases = [], []
+        for depth in range(len(layers[0])):
+            w = [layer[depth].weight.detach().T for layer in layers]
+            if depth == 0:
+                w = [nn.functional.pad(t, (0, 0, 0, width - len(t))) for t in w]
+            weights.append(nn.Parameter(torch.stack(w)))
+            b = [layer[depth].bias.detach()[None] for layer in layers]
+            biases.append(nn.Parameter(torch.stack(b)))
+        self.weights = nn.ParameterList(weights)
+        self.biases = nn.ParameterList(biases)
+
+    def forward(self, z):
+        h = z
+        last = len(self.weights) - 1
+        for depth, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.baddbmm(b, h, w)
+            if depth < last:
+                h = nn.functional.leaky_relu(h, self.negative_slope)
+        return h
+
+    @torch.no_grad()
+    def unstack(self, i, decoder):
+        """Copy decoder ``i``'s weights into ``decoder`` (an MLPDecoder of
+        its sizes); returns ``decoder``."""
+        for depth, layer in enumerate(_linears(decoder)):
+            w = self.weights[depth][i]
+            if depth == 0:
+                w = w[: self.latent_dims[i]]
+            layer.weight.copy_(w.T)
+            layer.bias.copy_(self.biases[depth][i, 0])
+        return decoder
+
+
+def _linears(decoder):
+    return [m for m in decoder.net if isinstance(m, nn.Linear)]
 
 
 class MLPEncoder(nn.Module):

@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from . import _together
 from ._inference import (
     NEIGHBOR_SOURCES,
     fitted_fill,
@@ -158,9 +159,19 @@ def select_for_table(model, X, missing, grid, seed):
     held = held_out_entries(missing, seed, groups=model._groups)
     if held is None:
         return None
+    keep = _probe_rows(held, seed)
+    X, missing, kept = X[keep], missing[keep], held[keep]
+    train = np.where(missing | kept, np.nan, X)
+    layout = model.__dict__.get("_layout")
+    if layout is not None:  # the probes see the table, with its categories
+        train = layout.to_frame(train)
+    probes = [_probe_model(model, size, grid, seed) for size in grid["latent_dim"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _together.train(probes, [_together.prepare(p, train) for p in probes])
     best = (np.inf,)
-    for size in grid["latent_dim"]:
-        err, key, weight, sq = _probe(model, X, missing, held, seed, size, grid)
+    for size, probe in zip(grid["latent_dim"], probes, strict=True):
+        err, key, weight, sq = _probe_error(probe, X, missing, kept, grid)
         if err < best[0]:
             best = (err, key, weight, sq, size)
     err, (penalty, source), weight, sq, size = best
@@ -174,10 +185,9 @@ def select_for_table(model, X, missing, grid, seed):
     }
 
 
-def _probe(model, X, missing, held, seed, latent_dim, grid):
-    """Train a model with codes of ``latent_dim`` without the ``held``
-    entries and find the blend that fills them best (:func:`best_blend`)."""
-    penalties = grid["transform_penalty"]
+def _probe_model(model, latent_dim, grid, seed):
+    """The unfitted probe of codes of ``latent_dim``: the model's settings
+    and test-time budget, no neighbour blend, the first penalty."""
     params = model.get_params(deep=False)
     params.update(
         latent_dim=latent_dim,
@@ -185,24 +195,22 @@ def _probe(model, X, missing, held, seed, latent_dim, grid):
         transform_max_iter=model.transform_max_iter_,
         neighbor_weight=0.0,
         neighbor_source="decodes",
-        transform_penalty=penalties[0],
+        transform_penalty=grid["transform_penalty"][0],
         warm_start=False,
         callbacks=None,
         verbose=0,
         random_state=seed,
     )
-    probe = type(model)(**params)
-    keep = _probe_rows(held, seed)
-    X, missing, held = X[keep], missing[keep], held[keep]
+    return type(model)(**params)
+
+
+def _probe_error(probe, X, missing, held, grid):
+    """How well a probe trained without the ``held`` entries fills them:
+    the blend that fills them best (:func:`best_blend`)."""
     rows = held.any(axis=1)
     hidden = missing | held
-    train = np.where(hidden, np.nan, X)
-    layout = model.__dict__.get("_layout")
-    if layout is not None:  # the probe sees the table, with its categories
-        train = layout.to_frame(train)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        probe.fit(train)
         observation = probe._observe(X[rows], hidden[rows])
         settings = probe._test_time()
         k = settings.n_neighbors
@@ -212,7 +220,7 @@ def _probe(model, X, missing, held, seed, latent_dim, grid):
             for source in grid["neighbor_source"]
         }
         candidates = []
-        for penalty in penalties:
+        for penalty in grid["transform_penalty"]:
             chosen = settings.with_penalty(
                 penalty, probe.noise_var_, probe.n_features_in_
             )

@@ -119,7 +119,7 @@ def test_pipeline_reconstructs_through_its_steps(X_missing):
 
 def test_estimator_is_cloned_and_fitted_on_incomplete_data(X_missing):
     ad = AutoDecoder(**FAST)
-    imputer = LatentImputer(ad).fit(X_missing)
+    imputer = LatentImputer(ad, train_together=False).fit(X_missing)
     assert not hasattr(ad, "net_")  # the given estimator stays unfitted
     assert imputer.estimator_ is not ad
     assert imputer.estimator_.n_features_in_ == X_missing.shape[1]

@@ -13,6 +13,7 @@ from skautodec._modules import (
     CoordConcat,
     MLPDecoder,
     MLPEncoder,
+    StackedMLP,
     make_decoder,
     make_encoder,
 )
@@ -165,3 +166,33 @@ def test_mlp_decoder_linear_path():
         np.testing.assert_allclose(
             both(z), both.net(z) + both.linear(z), rtol=1e-6, atol=1e-6
         )
+
+
+def test_stacked_mlp_decodes_as_its_decoders_and_unstacks():
+    torch.manual_seed(0)
+    decoders = [MLPDecoder(d, 5, hidden=16) for d in (2, 4, 3)]
+    stack = StackedMLP(decoders)
+    z = torch.zeros(3, 7, 4)
+    for i, dec in enumerate(decoders):
+        z[i, :, : dec.net[0].in_features] = torch.randn(7, dec.net[0].in_features)
+    out = stack(z)
+    assert out.shape == (3, 7, 5)
+    for i, dec in enumerate(decoders):
+        d = dec.net[0].in_features
+        torch.testing.assert_close(out[i], dec(z[i, :, :d]))
+    # the padded inputs of the narrow decoders get no gradient
+    out.sum().backward()
+    first = stack.weights[0].grad
+    assert (first[0, 2:] == 0).all() and (first[2, 3:] == 0).all()
+    assert (first[1] != 0).any()
+    with torch.no_grad():
+        stack.weights[2].add_(1.0)
+    target = stack.unstack(0, MLPDecoder(2, 5, hidden=16))
+    torch.testing.assert_close(stack(z)[0], target(z[0, :, :2]))
+
+
+def test_stacked_mlp_takes_the_plain_mlp_decoder_only():
+    with pytest.raises(TypeError, match="MLPDecoder"):
+        StackedMLP([MLPDecoder(2, 5, linear=True)])
+    with pytest.raises(TypeError, match="MLPDecoder"):
+        StackedMLP([MLPEncoder(2, 5)])

@@ -12,7 +12,8 @@ such trainings learn codes that differ by more than their decodes do.
 ``python tests/test_pinned.py`` rewrites the file: only for a change of
 behaviour that is meant and said. The models train with Adam's ``foreach``
 kernels, as at f70a4d1 (the default is now its fused kernel: the same
-update, rounded differently).
+update, rounded differently), and the imputer's models one after another
+(``train_together=False``; together, each sees the rows in another order).
 """
 
 from pathlib import Path
@@ -66,7 +67,9 @@ def compute():
     missing = random_mask(*X.shape, 0.2, random_state=0)
     X_nan = np.where(missing, np.nan, X)
     imputer = LatentImputer(
-        AutoDecoder(max_epochs=8, random_state=0, **FOREACH), n_estimators=2
+        AutoDecoder(max_epochs=8, random_state=0, **FOREACH),
+        n_estimators=2,
+        train_together=False,
     ).fit(X_nan)
     out["cancer_impute"] = imputer.transform(X_nan)
     out.update(_settings(imputer.estimator_, "cancer_"))
