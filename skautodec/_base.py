@@ -49,10 +49,7 @@ _MIN_ROWS = 10
 
 class _BaseLatentModel(
     _ColumnsMixin,
-    _RoutedParamsMixin,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    BaseEstimator,
+    _RoutedParamsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
     """Common code of AutoDecoder and ConvAutoEncoder. Not for direct use."""
 

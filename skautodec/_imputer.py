@@ -184,8 +184,8 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         same way (the built-in table decoder, no callbacks, no accelerator)
         train together, as one batched network: each keeps its own initial
         weights and codes, its own order of the rows and its own loss, and
-        moves as it would alone, for about the cost of two trainings instead
-        of ``n_estimators`` (``docs/imputation.md``). The held-out probes of
+        moves as it would alone, for about the cost of one or two trainings
+        instead of ``n_estimators`` (``docs/imputation.md``). The held-out probes of
         the code sizes train together the same way. False trains them one
         after another, the earlier behaviour.
     keep_empty_features : bool, default=False
