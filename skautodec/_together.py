@@ -83,9 +83,7 @@ def train(models, plans):
     else:
         for i, (model, plan) in enumerate(zip(models, plans, strict=True)):
             with _quiet(i):
-                model._train(
-                    plan.build_net, plan.X_dict, plan.y, plan.seed, plan.device
-                )
+                plan.train_alone(model)
     for model, plan in zip(models, plans, strict=True):
         model._finish_fit(plan)
     return models
