@@ -185,9 +185,9 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         train together, as one batched network: each keeps its own initial
         weights and codes, its own order of the rows and its own loss, and
         moves as it would alone, for about the cost of one or two trainings
-        instead of ``n_estimators`` (``docs/imputation.md``). The held-out probes of
-        the code sizes train together the same way. False trains them one
-        after another, the earlier behaviour.
+        instead of ``n_estimators`` (``docs/imputation.md``). The held-out
+        probes of the code sizes train together the same way. False trains
+        them one after another, the earlier behaviour.
     keep_empty_features : bool, default=False
         What happens to features with no observed entry in ``fit``, as in
         ``SimpleImputer``: by default ``transform`` drops them, with a
