@@ -3,12 +3,14 @@
 ``tests/data/pinned.npz`` holds what the code of commit f70a4d1 computed for a
 small digits model (``transform`` decoded, ``reconstruct``, ``sample``), a
 small breast_cancer ``LatentImputer`` and the settings "auto" resolved to. The
-test recomputes them: a refactor keeps arrays within ``SPREAD`` of each
-column's spread and settings exact. Float32 rounding of the same operations
-in another order, or another CPU's kernels (AVX2 against AVX-512), moves a
-trained model's outputs by up to a few hundredths of it; on one machine and
-one thread they are bit-identical. The codes themselves are not pinned: two
-such trainings learn codes that differ by more than their decodes do.
+test recomputes them: a refactor keeps arrays within ``MEAN_SPREAD`` of
+each column's spread on average and ``MAX_SPREAD`` everywhere, and settings
+exact. Float32 rounding of the same operations in another order, or another
+CPU's kernels, moves a trained model's outputs: the decodes pinned on an AVX2
+machine were off by 0.4% of a column's spread on average and 6.3% at worst on
+an AVX-512 one. On one machine and one thread they are bit-identical. The
+codes themselves are not pinned: two such trainings learn codes that differ
+by more than their decodes do.
 ``python tests/test_pinned.py`` rewrites the file: only for a change of
 behaviour that is meant and said. The models train with Adam's ``foreach``
 kernels, as at f70a4d1 (the default is now its fused kernel: the same
@@ -29,8 +31,10 @@ from skautodec.masks import center_mask, random_mask
 PINNED = Path(__file__).parent / "data" / "pinned.npz"
 ATOL = 1e-5
 RTOL = 1e-5
-# Arrays: at most this share of each column's standard deviation off.
-SPREAD = 5e-2
+# Arrays: at most these shares of each column's standard deviation off, on
+# average over the entries and at worst.
+MEAN_SPREAD = 1e-2
+MAX_SPREAD = 0.15
 FOREACH = {"optimizer__foreach": True}
 SETTINGS = (
     "n_init_",
@@ -91,11 +95,15 @@ def test_outputs_are_pinned(outputs, key):
     got = np.asarray(outputs[key])
     if expected.dtype.kind in "fc" and expected.ndim > 1:
         columns = expected.reshape(-1, expected.shape[-1])
-        tol = SPREAD * columns.std(axis=0) + ATOL
         off = np.abs(got.reshape(columns.shape) - columns)
-        assert (off <= tol).all(), (
-            f"{key}: {int((off > tol).sum())} entries off by more than "
-            f"{SPREAD} of their column's spread (worst {(off / tol).max():.1f}x)"
+        off = np.maximum(off - ATOL, 0) / (columns.std(axis=0) + ATOL)
+        assert off.mean() <= MEAN_SPREAD, (
+            f"{key}: entries off by {off.mean():.2%} of their column's spread "
+            f"on average, more than {MEAN_SPREAD:.0%}"
+        )
+        assert off.max() <= MAX_SPREAD, (
+            f"{key}: {int((off > MAX_SPREAD).sum())} entries off by more than "
+            f"{MAX_SPREAD:.0%} of their column's spread (worst {off.max():.1%})"
         )
     elif expected.dtype.kind in "fc":
         np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
