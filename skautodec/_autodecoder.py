@@ -168,7 +168,9 @@ class AutoDecoder(_BaseLatentModel):
         "auto" is "encoder" for images and "nearest" for tables.
     n_init : int or "auto", default="auto"
         Starts per row in ``reconstruct``, whose decodes are averaged;
-        ``transform`` keeps the first. "auto" is 3 for images, 5 for tables.
+        ``transform`` keeps the first. "auto" is 3 for images, 5 for tables
+        (3 in the probes that choose the settings of a table on held-out
+        entries; a given ``n_init`` is theirs too).
     n_neighbors : int or "auto", default="auto"
         Closest training rows averaged (unfitted) into the missing entries of
         ``reconstruct``. "auto" is 20 for tables and chosen on held-out blocks

@@ -677,6 +677,29 @@ def test_held_out_entries_keep_an_observed_entry_per_row():
     assert _held_out_entries(missing[:5], seed=0) is None  # too few entries
 
 
+@pytest.mark.parametrize("n_init, probe_starts", [("auto", 3), (5, 5), (2, 2)])
+def test_probes_of_a_table_fill_from_at_most_three_auto_starts(
+    monkeypatch, n_init, probe_starts
+):
+    from skautodec import _select
+
+    starts = []
+
+    def fitted_fill(model, observation, settings, neighbors=None):
+        starts.append(settings.n_init)
+        return real(model, observation, settings, neighbors)
+
+    real = _select.fitted_fill
+    monkeypatch.setattr(_select, "fitted_fill", fitted_fill)
+    X = make_low_rank(n_samples=80, n_features=6, random_state=0)
+    X[np.random.RandomState(0).random_sample(X.shape) < 0.2] = np.nan
+    ad = AutoDecoder(
+        n_init=n_init, max_epochs=2, transform_max_iter=2, random_state=0
+    ).fit(X)
+    assert starts and set(starts) == {probe_starts}  # the probes' fills
+    assert ad.n_init_ == (5 if n_init == "auto" else n_init)  # the model's own
+
+
 def test_large_tables_get_larger_batches_and_a_shorter_fit():
     from skautodec._resolve import resolve_fit
 
