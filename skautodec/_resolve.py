@@ -42,6 +42,9 @@ TABLE_CODE_SHARES = (1 / 2, 3 / 4, None)
 TABLE_CHANNELS = 16
 TABLE_N_INIT = 5
 TABLE_STEPS = 50
+# The probes that choose a table's settings fill from at most this many
+# starts with n_init="auto" (probe_n_init).
+PROBE_N_INIT = 3
 # Tables of more than LARGE_TABLE rows: a shorter test-time fit (its cost
 # grows with the rows, its gain shrinks), batches of BATCH_STEPS per epoch,
 # and fewer models in LatentImputer.
@@ -112,6 +115,12 @@ def table_code_sizes(n_features):
 def _pick(params, name, auto):
     value = params[name]
     return auto if isinstance(value, str) and value == AUTO else value
+
+
+def probe_n_init(params, n_init):
+    """Starts of a table's probes: a given ``n_init``, else the model's
+    resolved ``n_init`` capped at ``PROBE_N_INIT``."""
+    return _pick(params, "n_init", min(n_init, PROBE_N_INIT))
 
 
 def resolve_fit(params, n_samples, n_features, image_shape):

@@ -30,7 +30,7 @@ from ._inference import (
     neighbour_fill,
 )
 from ._observation import MissingEntries
-from ._resolve import AUTO
+from ._resolve import probe_n_init
 from ._table import whole_cells
 
 __all__ = [
@@ -53,9 +53,6 @@ TABLE_MAX_ROWS = 2000
 # The probes of a table train on at most this many rows: the rows with
 # held-out entries, and others drawn at random.
 PROBE_MAX_ROWS = 2000
-# With n_init="auto", the probes fill the held-out entries from at most this
-# many starts; a given n_init is theirs too.
-PROBE_N_INIT = 3
 BLOCK_SIDE = 0.375
 BLOCK_SHARE = 0.25
 BLOCK_MAX_ROWS = 500
@@ -191,15 +188,12 @@ def select_for_table(model, X, missing, grid, seed):
 
 def _probe_model(model, latent_dim, grid, seed):
     """The unfitted probe of codes of ``latent_dim``: the model's settings
-    and test-time steps, its starts (at most ``PROBE_N_INIT`` with
-    ``n_init="auto"``), no neighbour blend, the first penalty."""
+    and test-time steps, its starts (:func:`~skautodec._resolve.probe_n_init`),
+    no neighbour blend, the first penalty."""
     params = model.get_params(deep=False)
-    n_init = model.n_init_
-    if params["n_init"] == AUTO:
-        n_init = min(n_init, PROBE_N_INIT)
     params.update(
         latent_dim=latent_dim,
-        n_init=n_init,
+        n_init=probe_n_init(params, model.n_init_),
         transform_max_iter=model.transform_max_iter_,
         neighbor_weight=0.0,
         neighbor_source="decodes",

@@ -684,12 +684,12 @@ def test_probes_of_a_table_fill_from_at_most_three_auto_starts(
     from skautodec import _select
 
     starts = []
+    real = _select.fitted_fill
 
     def fitted_fill(model, observation, settings, neighbors=None):
         starts.append(settings.n_init)
         return real(model, observation, settings, neighbors)
 
-    real = _select.fitted_fill
     monkeypatch.setattr(_select, "fitted_fill", fitted_fill)
     X = make_low_rank(n_samples=80, n_features=6, random_state=0)
     X[np.random.RandomState(0).random_sample(X.shape) < 0.2] = np.nan
