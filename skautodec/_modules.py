@@ -176,16 +176,27 @@ class StackedMLP(nn.Module):
                 h = nn.functional.leaky_relu(h, self.negative_slope)
         return h
 
+    def member_views(self, i, decoder):
+        """Pairs ``(parameter of decoder, stacked parameter, view)``, where
+        ``view`` maps a tensor shaped as the stacked parameter (the weight, or
+        an optimizer's state of it) to decoder ``i``'s part, shaped as the
+        decoder's parameter."""
+        dim = self.latent_dims[i]
+        pairs = []
+        for depth, layer in enumerate(_linears(decoder)):
+            rows = dim if depth == 0 else None
+            pairs.append(
+                (layer.weight, self.weights[depth], lambda t, r=rows: t[i, :r].T)
+            )
+            pairs.append((layer.bias, self.biases[depth], lambda t: t[i, 0]))
+        return pairs
+
     @torch.no_grad()
     def unstack(self, i, decoder):
         """Copy decoder ``i``'s weights into ``decoder`` (an MLPDecoder of
         its sizes); returns ``decoder``."""
-        for depth, layer in enumerate(_linears(decoder)):
-            w = self.weights[depth][i]
-            if depth == 0:
-                w = w[: self.latent_dims[i]]
-            layer.weight.copy_(w.T)
-            layer.bias.copy_(self.biases[depth][i, 0])
+        for param, stacked, view in self.member_views(i, decoder):
+            param.copy_(view(stacked))
         return decoder
 
 

@@ -168,13 +168,41 @@ def _train_stacked(models, plans):
     )
     with _seeded(plan.seed, plan.device):
         net.fit(X_dict, y)
-    trained = net.latents_.weight.detach().reshape(k, n, -1)
     for i, (model, member) in enumerate(zip(models, nets, strict=True)):
-        net.module_.unstack(i, member.module_)
-        with torch.no_grad():
-            member.latents_.weight.copy_(trained[i, :, : dims[i]])
+        pairs = net.module_.member_views(i, member.module_)
+        codes = _codes(i, n, dims[i])
+        pairs.append((member.latents_.weight, net.latents_.weight, codes))
+        _unstack(pairs, net.optimizer_.state, member.optimizer_.state)
         member.history = _member_history(net.history, i)
         model._set_net(member)
+
+
+def _codes(i, n, dim):
+    """Model ``i``'s part of the ``(k * n, width)`` code table."""
+    return lambda t: t[i * n : (i + 1) * n, :dim]
+
+
+@torch.no_grad()
+def _unstack(pairs, stacked_state, member_state):
+    """Each member parameter's weights and optimizer state (Adam's moments
+    and step) from its part of the stacked parameter, so that a warm start
+    continues as after training alone."""
+    for param, stacked, view in pairs:
+        param.copy_(view(stacked))
+        state = stacked_state.get(stacked, {})
+        member_state[param] = {
+            key: _part(value, param, stacked, view) for key, value in state.items()
+        }
+
+
+def _part(value, param, stacked, view):
+    """A member's part of one entry of a stacked parameter's optimizer state
+    (laid out as the member's parameter: the fused kernels need it)."""
+    if not torch.is_tensor(value):
+        return value
+    if value.shape == stacked.shape:
+        return torch.empty_like(param).copy_(view(value))
+    return value.clone()  # Adam's step
 
 
 def _member_history(history, i):

@@ -145,3 +145,18 @@ def test_a_member_trained_together_pickles_and_trains_on(X_missing):
     copy.set_params(warm_start=True, max_epochs=3).fit(X_missing)
     assert copy.n_iter_ == 18 and not np.allclose(copy.latents_, before)
     assert torch.isfinite(torch.as_tensor(copy.latents_)).all()
+
+
+def test_a_member_trained_together_warm_starts_as_it_would_alone(X_missing):
+    # its Adam state (moments and step) is its part of the stacked one
+    ad = AutoDecoder(**WHOLE, random_state=0)
+    members = [
+        LatentImputer(ad, n_estimators=2, train_together=together)
+        .fit(X_missing)
+        .estimators_[1]
+        for together in (True, False)
+    ]
+    for member in members:
+        member.set_params(warm_start=True, max_epochs=5).fit(X_missing)
+        assert member.n_iter_ == 20
+    _assert_same_models(*members)
