@@ -5,14 +5,15 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import _BaseLatentModel
-from ._inference import nearest_training_rows
+from ._inference import complete_rows, nearest_training_rows
 from ._modules import AutoEncoderModule
 from ._nets import _AutoEncoderNet, decoder_spec
-from ._observation import ObservationLoss
-from ._resolve import OPERATOR_N_INIT, OPERATOR_STEPS
+from ._observation import Measurements, ObservationLoss
+from ._residual import residual_fill
+from ._resolve import GAUSSIAN, OPERATOR_N_INIT, OPERATOR_STEPS
 
 
 class ConvAutoEncoder(_BaseLatentModel):
@@ -68,6 +69,12 @@ class ConvAutoEncoder(_BaseLatentModel):
         ``transform_n_iter_`` after the call.
     transform_penalty : float, default=0.0
         Weight of the squared norm of the code in that refinement.
+    transform_residual : "gaussian" or None, default="gaussian"
+        Measurements through a linear operator: ``reconstruct`` adds to the
+        fitted decode the posterior mean of its error, the Gaussian of the
+        training rows' errors as its prior, as ``AutoDecoder`` does
+        (``docs/inverse_problems.md``). None: the decode alone. Masks are
+        not corrected.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net.
     warm_start : bool, default=False
@@ -145,6 +152,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         "accelerator": [HasMethods(["prepare", "backward"]), None],
         "fill_value": [Interval(Real, None, None, closed="neither")],
         "transform_penalty": [Interval(Real, 0, None, closed="left")],
+        "transform_residual": [StrOptions({GAUSSIAN}), None],
     }
 
     def __init__(
@@ -163,6 +171,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         transform_lr=0.05,
         tol=0.0,
         transform_penalty=0.0,
+        transform_residual="gaussian",
         callbacks=None,
         warm_start=False,
         device="cpu",
@@ -184,6 +193,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         self.transform_lr = transform_lr
         self.tol = tol
         self.transform_penalty = transform_penalty
+        self.transform_residual = transform_residual
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.device = device
@@ -244,6 +254,8 @@ class ConvAutoEncoder(_BaseLatentModel):
         # measurements through an operator start
         self.latents_ = self._encode(X_dict["x"])
         self._set_noise_var(observation)
+        # the rows whose errors are the residual step's prior
+        self._training_rows = complete_rows(self, observation, missing)
         return self
 
     def _decoder_of(self, module):
@@ -282,14 +294,51 @@ default=None
         """
         X, missing, observation = self._observe_rows(X, mask, operator)
         if operator is not None:
-            near = nearest_training_rows(self, observation, OPERATOR_N_INIT)
-            steps = self.transform_max_iter or OPERATOR_STEPS
-            return self._optimize(
-                observation, self.latents_[near], self.transform_penalty, steps
-            )
+            return self._fit_measured(observation)
         codes = self._encode(self._encoder_input(X, missing))
         if self.transform_max_iter == 0:
             return codes
         return self._optimize(
             observation, codes, self.transform_penalty, self.transform_max_iter
         )
+
+    def _fit_measured(self, observation):
+        """Codes fitted to measurements through an operator, from the
+        ``OPERATOR_N_INIT`` training codes whose decodes explain them best."""
+        near = nearest_training_rows(self, observation, OPERATOR_N_INIT)
+        steps = self.transform_max_iter or OPERATOR_STEPS
+        return self._optimize(
+            observation, self.latents_[near], self.transform_penalty, steps
+        )
+
+    def reconstruct(self, X, mask=None, operator=None):
+        """Whole rows rebuilt from their observed entries.
+
+        ``inverse_transform(transform(X, mask=mask))``; measurements through
+        a linear operator also get the posterior mean of the decode's error
+        (``transform_residual``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or (n_samples, m)
+            Rows; NaN marks a missing entry. With ``operator``, the
+            measurements of each row.
+        mask : array-like of bool, shape (n_samples, n_features) or (n_features,)
+            True where an entry is missing.
+        operator : skautodec.operators operator, array or sparse matrix, \
+default=None
+            What ``X`` measures of each row (``X`` holds the measurements).
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features), float32
+        """
+        if operator is None or self.transform_residual is None:
+            return super().reconstruct(X, mask=mask, operator=operator)
+        self._warn_empty_features()
+        _, _, observation = self._observe_rows(X, mask, operator)
+        out = self._decode_scaled(self._fit_measured(observation))
+        if isinstance(observation, Measurements) and observation.operator.linear:
+            rows = self._training_rows
+            out = residual_fill(observation, out, rows, self._training_decodes())
+        return self._output(out * np.float32(self.scale_) + self.offset_)

@@ -304,6 +304,32 @@ def test_conv_autoencoder_decoder_as_the_generator(digits):
     assert ae.score(X[1500:1540], operator=Mask(m)) < 0
 
 
+@pytest.mark.parametrize(
+    "op", [Linear(_gaussian(48, 64), noise_std=0.01), Downsample(2, noise_std=0.01)]
+)
+def test_conv_autoencoder_residual_step(digits, op):
+    # as the autodecoder's: the posterior mean of the decode's error is added
+    X = digits[0]
+    ae = ConvAutoEncoder(**FAST).fit(X[:400])
+    Y = op.measure(X[1500:1540], random_state=0)
+    corrected = ae.reconstruct(Y, operator=op)
+    ae.set_params(transform_residual=None)
+    decoded = ae.reconstruct(Y, operator=op)
+    np.testing.assert_array_equal(
+        decoded, ae.inverse_transform(ae.transform(Y, operator=op))
+    )
+    err, before = (((r - X[1500:1540]) ** 2).mean() for r in (corrected, decoded))
+    assert err < 0.9 * before, (err, before)
+    # masks are not corrected
+    m = center_mask((8, 8), 4)
+    np.testing.assert_array_equal(
+        ae.reconstruct(X[:5], mask=m),
+        ae.set_params(transform_residual="gaussian").reconstruct(X[:5], mask=m),
+    )
+    with pytest.raises(ValueError, match="transform_residual"):
+        ConvAutoEncoder(transform_residual="laplace").fit(X[:20])
+
+
 def test_score_and_scorer_in_grid_search(digits):
     X = digits[0][:240]
     op = Downsample(2, noise_std=0.01)
