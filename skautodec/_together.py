@@ -196,8 +196,9 @@ def _unstack(pairs, stacked_state, member_state):
 
 
 def _part(value, param, stacked, view):
-    """A member's part of one entry of a stacked parameter's optimizer state
-    (laid out as the member's parameter: the fused kernels need it)."""
+    """A member's part of one entry of a stacked parameter's optimizer state,
+    laid out as the member's parameter (in a transposed view's layout, the
+    fused Adam's later steps differed from training alone)."""
     if not torch.is_tensor(value):
         return value
     if value.shape == stacked.shape:
