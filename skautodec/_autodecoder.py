@@ -17,6 +17,7 @@ from ._inference import (
     StartNames,
     complete_rows,
     fit_codes,
+    measured_linearly,
     reconstruct_scaled,
 )
 from ._nets import _AutoDecoderNet, decoder_spec
@@ -454,7 +455,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         fitted = {f"{k}_": getattr(self, f"{k}_") for k in _TEST_TIME}
         fitted["n_features"] = self.n_features_in_
         measured = not isinstance(observation, MissingEntries | None)
-        linear = measured and observation.operator.linear and not self._groups
+        linear = measured_linearly(self, observation)
         settings = test_time(self.get_params(deep=False), fitted, measured, linear)
         if settings.init == "encoder" and self.encoder_ is None and not measured:
             raise ValueError(

@@ -8,11 +8,15 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import _BaseLatentModel
-from ._inference import complete_rows, nearest_training_rows
+from ._inference import (
+    complete_rows,
+    corrected_fill,
+    measured_linearly,
+    nearest_training_rows,
+)
 from ._modules import AutoEncoderModule
 from ._nets import _AutoEncoderNet, decoder_spec
-from ._observation import Measurements, ObservationLoss
-from ._residual import residual_fill
+from ._observation import ObservationLoss
 from ._resolve import GAUSSIAN, OPERATOR_N_INIT, OPERATOR_STEPS
 
 
@@ -338,7 +342,6 @@ default=None
         self._warn_empty_features()
         _, _, observation = self._observe_rows(X, mask, operator)
         out = self._decode_scaled(self._fit_measured(observation))
-        if isinstance(observation, Measurements) and observation.operator.linear:
-            rows = self._training_rows
-            out = residual_fill(observation, out, rows, self._training_decodes())
+        if measured_linearly(self, observation):
+            out = corrected_fill(self, observation, out)
         return self._output(out * np.float32(self.scale_) + self.offset_)

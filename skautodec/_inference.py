@@ -23,14 +23,16 @@ import torch
 from ._latent import fit_encoder
 from ._modules import PartialEncoder
 from ._nets import _seeded
-from ._observation import MissingEntries
+from ._observation import Measurements, MissingEntries
 from ._residual import residual_fill
 
 __all__ = [
     "NEIGHBOR_SOURCES",
     "STARTS",
+    "corrected_fill",
     "fit_codes",
     "fitted_fill",
+    "measured_linearly",
     "nearest_training_rows",
     "neighbour_fill",
     "reconstruct_scaled",
@@ -262,6 +264,24 @@ def blend(fitted, near, weight, observation):
     return np.where(unseen, (1 - weight) * fitted + weight * near, fitted)
 
 
+def measured_linearly(model, observation):
+    """Whether ``observation`` measures numeric rows through a linear
+    operator: where ``transform_residual`` corrects a decode's error."""
+    return (
+        isinstance(observation, Measurements)
+        and observation.operator.linear
+        and not model._groups
+    )
+
+
+def corrected_fill(model, observation, decodes):
+    """``decodes`` (scaled) plus the posterior mean of their error given the
+    linear ``observation``, its prior the training rows' errors
+    (:func:`~skautodec._residual.residual_fill`)."""
+    rows = model._training_rows
+    return residual_fill(observation, decodes, rows, model._training_decodes())
+
+
 def reconstruct_scaled(model, observation, settings):
     """``reconstruct`` in scaled units, and the fitted codes ``(n, s, dim)``
     (best start first): the fitted fill, its error corrected from linear
@@ -279,8 +299,7 @@ def reconstruct_scaled(model, observation, settings):
         )
     out, codes = fitted_fill(model, observation, settings, neighbors)
     if settings.residual:
-        rows = model._training_rows
-        out = residual_fill(observation, out, rows, model._training_decodes())
+        out = corrected_fill(model, observation, out)
     if weight is not None:
         near = neighbour_fill(model, observation, source, k, neighbors)
         out = blend(out, near, weight, observation)
