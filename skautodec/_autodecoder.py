@@ -28,6 +28,7 @@ from ._together import FitPlan, training_loss
 from .operators import _check_positive_int
 
 _AUTO = StrOptions({"auto"})
+_POSITIVE = Interval(Real, 0, None, closed="neither")
 _PENALTY = StrOptions({"auto", "gaussian"})
 # What test_time reads: the "auto" settings as fit resolves them, and the
 # noise of the MAP reading (for transform_penalty="gaussian").
@@ -161,6 +162,14 @@ class AutoDecoder(_BaseLatentModel):
         fitted decode the posterior mean of its error, the Gaussian of the
         training rows' errors as its prior (``docs/inverse_problems.md``).
         None: the decode alone. Masks and tables are not corrected.
+    transform_discrepancy : float, None or "auto", default="auto"
+        Stop each row's test-time fit once its loss is at most this many
+        times the loss expected at the truth (Morozov's discrepancy
+        principle): the measurements' noise plus the decoder's error on rows
+        it was not fitted for, measured on 64 refitted training rows. It
+        keeps few measurements from overfitting the codes, and saves steps.
+        "auto" is 1 for measurements through an operator (numeric rows),
+        None (run ``transform_max_iter`` steps) for masks.
     transform_init : {"auto", "encoder", "nearest", "zeros"}, default="auto"
         Starting codes of the test-time fit: the code a small encoder trained
         at the end of ``fit`` gives the observed entries, then the closest
@@ -295,6 +304,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         "latent_lr": [Interval(Real, 0, None, closed="neither"), None],
         "transform_penalty": [_PENALTY, Interval(Real, 0, None, closed="left"), None],
         "transform_residual": [StrOptions({"gaussian"}), None],
+        "transform_discrepancy": [_AUTO, _POSITIVE, None],
         "transform_max_iter": [_AUTO, Interval(Integral, 0, None, closed="left")],
         "transform_init": [StrOptions(StartNames())],
         "n_init": [_AUTO, Interval(Integral, 1, None, closed="left")],
@@ -322,6 +332,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         tol=0.0,
         transform_penalty="auto",
         transform_residual="gaussian",
+        transform_discrepancy="auto",
         transform_init="auto",
         n_init="auto",
         n_neighbors="auto",
@@ -351,6 +362,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         self.tol = tol
         self.transform_penalty = transform_penalty
         self.transform_residual = transform_residual
+        self.transform_discrepancy = transform_discrepancy
         self.transform_init = transform_init
         self.n_init = n_init
         self.n_neighbors = n_neighbors
@@ -454,6 +466,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         measurements through an operator have their own "auto" budget."""
         fitted = {f"{k}_": getattr(self, f"{k}_") for k in _TEST_TIME}
         fitted["n_features"] = self.n_features_in_
+        fitted["categorical"] = bool(self._groups)
         measured = not isinstance(observation, MissingEntries | None)
         linear = measured_linearly(self, observation)
         settings = test_time(self.get_params(deep=False), fitted, measured, linear)

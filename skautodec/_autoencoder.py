@@ -11,6 +11,7 @@ from ._base import _BaseLatentModel
 from ._inference import (
     complete_rows,
     corrected_fill,
+    discrepancy_floor,
     measured_linearly,
     nearest_training_rows,
 )
@@ -79,6 +80,13 @@ class ConvAutoEncoder(_BaseLatentModel):
         training rows' errors as its prior, as ``AutoDecoder`` does
         (``docs/inverse_problems.md``). None: the decode alone. Masks are
         not corrected.
+    transform_discrepancy : float or None, default=None
+        Measurements through an operator: stop each row's code fit once its
+        loss is at most this many times the loss expected at the truth, as
+        ``AutoDecoder``'s "auto" does (1). None, the default, runs every
+        step: this decoder's codes do not overfit few measurements as the
+        autodecoder's do, and the stop makes its errors higher
+        (``docs/inverse_problems.md``).
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks for the skorch net.
     warm_start : bool, default=False
@@ -157,6 +165,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         "fill_value": [Interval(Real, None, None, closed="neither")],
         "transform_penalty": [Interval(Real, 0, None, closed="left")],
         "transform_residual": [StrOptions({GAUSSIAN}), None],
+        "transform_discrepancy": [Interval(Real, 0, None, closed="neither"), None],
     }
 
     def __init__(
@@ -176,6 +185,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         tol=0.0,
         transform_penalty=0.0,
         transform_residual="gaussian",
+        transform_discrepancy=None,
         callbacks=None,
         warm_start=False,
         device="cpu",
@@ -198,6 +208,7 @@ class ConvAutoEncoder(_BaseLatentModel):
         self.tol = tol
         self.transform_penalty = transform_penalty
         self.transform_residual = transform_residual
+        self.transform_discrepancy = transform_discrepancy
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.device = device
@@ -311,8 +322,12 @@ default=None
         ``OPERATOR_N_INIT`` training codes whose decodes explain them best."""
         near = nearest_training_rows(self, observation, OPERATOR_N_INIT)
         steps = self.transform_max_iter or OPERATOR_STEPS
+        penalty = self.transform_penalty
+        floor = discrepancy_floor(
+            self, observation, self.transform_discrepancy, steps, penalty
+        )
         return self._optimize(
-            observation, self.latents_[near], self.transform_penalty, steps
+            observation, self.latents_[near], penalty, steps, floor=floor
         )
 
     def reconstruct(self, X, mask=None, operator=None):

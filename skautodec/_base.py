@@ -354,16 +354,15 @@ class _BaseLatentModel(
         err = observation.fill_errors(self._training_decodes()).sum(dtype=np.float64)
         self.noise_var_ = max(float(err / max(observation.count(), 1)), 1e-12)
 
-    def _optimize(
-        self, observation, init, penalty, max_iter, return_all=False, prior=False
-    ):
-        """Codes fitted to ``observation`` from ``init`` (``prior``: with the
-        Gaussian of the training codes as their prior); records the steps
-        each row ran in ``transform_n_iter_`` and warns when rows reach
-        ``transform_max_iter`` before ``tol``."""
+    def _optimize(self, observation, init, penalty, max_iter, **options):
+        """Codes fitted to ``observation`` from ``init``; ``options`` are
+        ``return_all`` and ``floor`` of :func:`optimize_latents`, and
+        ``prior`` (True: the Gaussian of the training codes is the prior).
+        Records the steps each row ran in ``transform_n_iter_`` and warns
+        when rows reach ``transform_max_iter`` before ``tol``."""
         width = self._width
         gaussian = None
-        if prior:
+        if options.pop("prior", False):
             cache = self._cache()
             if "prior" not in cache:
                 cache["prior"] = code_prior(self.latents_)
@@ -379,8 +378,8 @@ class _BaseLatentModel(
             batch_size=max(1, min(_TRANSFORM_BATCH, _FIT_ENTRIES // width)),
             device=self._device,
             verbose=self.verbose,
-            return_all=return_all,
             prior=gaussian,
+            **options,
         )
         n_iter = fit.n_iter if fit.n_iter.ndim == 1 else fit.n_iter.max(axis=1)
         self._cache()["n_iter"] = n_iter

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from ._latent import fit_encoder
 from ._modules import PartialEncoder
@@ -30,6 +31,7 @@ __all__ = [
     "NEIGHBOR_SOURCES",
     "STARTS",
     "corrected_fill",
+    "discrepancy_floor",
     "fit_codes",
     "fitted_fill",
     "measured_linearly",
@@ -46,6 +48,9 @@ _SEARCH_ENTRIES = 2**24
 # of them evenly spaced (the search is quadratic in the rows; beyond this,
 # more candidates change the closest ones' average little). Images: all.
 SEARCH_MAX_ROWS = 10_000
+# Training rows refitted to measure a decode's error on rows it was not
+# fitted for (the discrepancy principle's level).
+REFIT_ROWS = 64
 
 
 def search_rows(n_rows, images=False):
@@ -183,6 +188,52 @@ class StartNames(Set):
         return set(iterable)
 
 
+def refit_error(model, max_iter, penalty, prior=False):
+    """Mean squared error per scaled entry of decodes of fresh codes fitted
+    to ``REFIT_ROWS`` whole training rows (from their training codes, with
+    the call's steps and prior): how well the decoder can explain a row,
+    below the training codes' ``noise_var_``. Kept until the next ``fit``."""
+    key = ("refit_error", max_iter, penalty, prior)
+    cache = model._cache()
+    if key not in cache:
+        n = len(model.latents_)
+        rows = np.unique(np.linspace(0, n - 1, min(n, REFIT_ROWS)).round())
+        rows = rows.astype(np.int64)
+        values = model._training_rows[rows]
+        with warnings.catch_warnings():
+            # the call's own fit reports its convergence
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            codes = model._optimize(
+                MissingEntries(values),
+                model.latents_[rows],
+                penalty,
+                max_iter,
+                prior=prior,
+            )
+        err = np.mean((model._decode_scaled(codes) - values) ** 2, dtype=np.float64)
+        cache[key] = max(float(err), 1e-12)
+    return cache[key]
+
+
+def discrepancy_floor(model, observation, discrepancy, max_iter, penalty, prior=False):
+    """Per-row loss at which a test-time fit stops (the discrepancy
+    principle): ``discrepancy`` times the data term expected at the truth,
+    a decode's error there being :func:`refit_error`; None for no stop."""
+    if discrepancy is None or max_iter == 0:
+        return None
+    if model._groups:
+        raise ValueError(
+            "transform_discrepancy stops a fit at the loss expected at the "
+            "truth, which is known for numeric columns only; this table has "
+            "categorical columns. Set transform_discrepancy=None."
+        )
+    entry_var = min(refit_error(model, max_iter, penalty, prior), model.noise_var_)
+    expected = observation.expected_loss(
+        entry_var, model.noise_var_, model.n_features_in_
+    )
+    return (discrepancy * expected).astype(np.float32)
+
+
 def fit_codes(model, observation, settings, n_starts, neighbors=None):
     """Codes fitted to ``observation`` from ``n_starts`` starts per row,
     ``(n, s, dim)``, best start first; ``neighbors`` are the closest
@@ -203,6 +254,14 @@ def fit_codes(model, observation, settings, n_starts, neighbors=None):
         neighbors = nearest_training_rows(model, observation, near)
     init = start.codes(model, observation, n_starts, neighbors)
     init[observation.empty_rows()] = 0.0
+    floor = discrepancy_floor(
+        model,
+        observation,
+        settings.discrepancy,
+        settings.max_iter,
+        settings.penalty,
+        settings.prior,
+    )
     return model._optimize(
         observation,
         init,
@@ -210,6 +269,7 @@ def fit_codes(model, observation, settings, n_starts, neighbors=None):
         settings.max_iter,
         return_all=True,
         prior=settings.prior,
+        floor=floor,
     )
 
 

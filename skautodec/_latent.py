@@ -94,6 +94,7 @@ def optimize_latents(
     verbose=0,
     return_all=False,
     prior=None,
+    floor=None,
 ):
     """Fit one code per row to a frozen decoder by gradient descent (Adam).
 
@@ -130,6 +131,10 @@ def optimize_latents(
         A Gaussian prior of the codes (:func:`code_prior`). The codes are
         then fitted in its whitened coordinates, where its penalty is the
         squared norm and Adam's steps follow the codes' spread.
+    floor : ndarray of shape (n_samples,) or None, default=None
+        A row (start) stops once its loss is at or below its ``floor`` (the
+        discrepancy principle: what the loss is expected to be at the truth);
+        it counts as converged. None: no such stop.
 
     Returns
     -------
@@ -166,8 +171,12 @@ def optimize_latents(
             stop = min(start + rows_per_batch, n)
             obs = observation.take(slice(start, stop)).to(device, repeat=n_init)
             z0 = torch.as_tensor(init[start:stop].reshape(-1, dim), device=device)
+            low = None
+            if floor is not None:
+                low = np.repeat(np.asarray(floor, np.float32)[start:stop], n_init)
+                low = torch.as_tensor(low, device=device)
             z, loss, steps, done = _descend(
-                decoder, obs, z0, penalty, max_iter, lr, tol, progress
+                decoder, obs, z0, penalty, max_iter, lr, tol, progress, low
             )
             codes[start:stop] = z.view(-1, n_init, dim).cpu().numpy()
             losses[start:stop] = loss.view(-1, n_init).cpu().numpy()
@@ -205,10 +214,10 @@ _BETAS = (0.9, 0.999)
 _EPS = 1e-8
 
 
-def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress):
-    """Adam on the codes of the rows still improving; returns the best finite
-    code seen for each row, its loss, the steps it ran and whether it met
-    ``tol``.
+def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress, floor=None):
+    """Adam on the codes of the rows still improving and above their
+    ``floor``; returns the best finite code seen for each row, its loss, the
+    steps it ran and whether it met ``tol`` or its floor.
 
     Adam is written out (the same update as ``torch.optim.Adam``) so that rows
     that have converged can leave the batch with their moment estimates.
@@ -225,6 +234,15 @@ def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress):
     steps = torch.zeros(n, dtype=torch.int64, device=z0.device)
     done = torch.full((n,), tol <= 0, dtype=torch.bool, device=z0.device)
     active = torch.arange(n, device=z0.device)
+    if floor is not None:
+        reached = best_loss <= floor
+        done |= reached
+        active = active[~reached]
+        if len(active) == 0:
+            if progress is not None:
+                progress.update(max_iter)
+            return best_z, best_loss, steps, done
+        z0 = z0[active]
     z = z0.clone()
     m = torch.zeros_like(z)
     v = torch.zeros_like(z)
@@ -247,6 +265,14 @@ def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress):
             steps[active] += 1
             if progress is not None:
                 progress.update(1)
+            if floor is not None:
+                reached = best_loss[active] <= floor[active]
+                if reached.any():
+                    done[active[reached]] = True
+                    keep = ~reached
+                    active, z, m, v = active[keep], z[keep], m[keep], v[keep]
+                    if len(active) == 0:
+                        break
             if tol > 0 and t % _CHECK == 0:
                 cur = best_loss[active]
                 stalled = (old_loss[active] - cur) <= tol * cur.abs()

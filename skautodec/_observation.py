@@ -150,6 +150,15 @@ class Observation:
         here; a linear ``measure`` applies to each of its columns)."""
         return jacobian
 
+    def expected_loss(self, entry_var, model_var, n_features):
+        """Per-row data term ``(n,)`` (numpy) expected at the truth when a
+        decode's error has variance ``entry_var`` per scaled entry and the
+        weights were set for ``model_var`` (the discrepancy principle's
+        level). Here every observed entry adds ``entry_var``."""
+        if self.weight is None:
+            return np.full(len(self), entry_var * self.target.shape[1] / n_features)
+        return entry_var * np.asarray(self.weight).sum(axis=1) / n_features
+
 
 class MissingEntries(Observation):
     """The mask: some entries of each row observed, the others missing.
@@ -308,6 +317,14 @@ class Measurements(Observation):
         self.offset = np.asarray(offset, dtype=np.float32)
         self.scale = np.asarray(scale, dtype=np.float32)
         self.image_shape = image_shape
+
+    def expected_loss(self, entry_var, model_var, n_features):
+        # the weights are model_var / (model_var * r + noise): each
+        # measurement expects entry_var + w * noise * (1 - entry_var / model_var)
+        weight = np.asarray(self.weight, dtype=np.float64)
+        noise = self.operator.noise_std**2 * (1.0 - entry_var / model_var)
+        m = weight.shape[1]
+        return (m * entry_var + noise * weight.sum(axis=1)) / n_features
 
     def measure(self, recon):
         offset = torch.as_tensor(self.offset, device=recon.device)

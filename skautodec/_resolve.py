@@ -66,6 +66,11 @@ LATENT_LR_FACTOR = 10
 # encoder (see docs/inverse_problems.md).
 OPERATOR_N_INIT = 3
 OPERATOR_STEPS = 100
+# "auto" transform_discrepancy for measurements through an operator: a row's
+# fit stops once its loss is what it is expected to be at the truth, so
+# that few measurements do not overfit the codes (see
+# docs/inverse_problems.md).
+OPERATOR_DISCREPANCY = 1.0
 
 # Defaults of the neighbour blend where nothing is chosen on held-out entries.
 NEIGHBOR_WEIGHT = 0.5
@@ -246,6 +251,9 @@ class TestTime(NamedTuple):
     prior: bool = False
     #: the decodes get the posterior mean of their error (``_residual``)
     residual: bool = False
+    #: a row's fit stops at this multiple of its loss expected at the truth
+    #: (``transform_discrepancy``; None: no such stop)
+    discrepancy: float | None = None
 
     def with_penalty(self, penalty, noise_var, n_features):
         """These settings with ``penalty`` (a number, or ``GAUSSIAN``: the
@@ -260,6 +268,13 @@ def _penalty(value):
     return value if value == GAUSSIAN else float(value)
 
 
+def _discrepancy(params, measured, categorical):
+    value = params.get("transform_discrepancy")
+    if value != AUTO:
+        return value
+    return OPERATOR_DISCREPANCY if measured and not categorical else None
+
+
 def test_time(params, fitted, measured=False, linear=False):
     """The settings a test-time call uses: each parameter as it is now, or,
     where it is "auto", what ``fit`` resolved it to (``fitted``, by
@@ -270,7 +285,9 @@ def test_time(params, fitted, measured=False, linear=False):
     takes the Gaussian of the training codes as the prior, weighed as the
     MAP reading says (:meth:`TestTime.with_penalty`). ``linear``: the
     operator is linear, where ``transform_residual="gaussian"`` corrects
-    the decodes' error (nothing else is corrected)."""
+    the decodes' error (nothing else is corrected). "auto"
+    ``transform_discrepancy`` is ``OPERATOR_DISCREPANCY`` for measurements
+    of numeric rows, None otherwise (``fitted["categorical"]``)."""
     operator = {
         "transform_init_": "nearest",
         "n_init_": OPERATOR_N_INIT,
@@ -299,5 +316,6 @@ def test_time(params, fitted, measured=False, linear=False):
         neighbor_source=current("neighbor_source"),
         penalty=0.0,
         residual=linear and params.get("transform_residual") == GAUSSIAN,
+        discrepancy=_discrepancy(params, measured, fitted.get("categorical", False)),
     )
     return settings.with_penalty(penalty, fitted["noise_var_"], fitted["n_features"])

@@ -278,3 +278,29 @@ def test_rows_are_independent_with_tol():
         )
         np.testing.assert_allclose(alone.codes[0], together.codes[i], atol=1e-5)
         np.testing.assert_array_equal(alone.n_iter[0], together.n_iter[i])
+
+
+def test_floor_stops_each_row_once_its_loss_reaches_it(linear):
+    decoder, _, X = linear
+    init = np.zeros((len(X), DIM), dtype=np.float32)
+    obs = MissingEntries(X, None)
+    full = optimize_latents(decoder, obs, init, max_iter=200)
+    start = optimize_latents(decoder, obs, init, max_iter=0).loss
+    # row 0 is below its floor from the start, row 1 never reaches it, the
+    # others stop halfway between their start and their optimum
+    floor = (start + full.loss) / 2
+    floor[0], floor[1] = start[0] + 1.0, -1.0
+    early = optimize_latents(decoder, obs, init, max_iter=200, floor=floor)
+    assert early.n_iter[0] == 0 and early.n_iter[1] == 200
+    np.testing.assert_array_equal(early.codes[0], init[0])
+    np.testing.assert_allclose(early.codes[1], full.codes[1], rtol=1e-5)
+    assert (early.loss[2:] <= floor[2:]).all()
+    assert (early.loss[2:] > full.loss[2:]).all()
+    assert (0 < early.n_iter[2:]).all() and (early.n_iter[2:] < 200).all()
+    assert early.converged.all()
+    # with several starts, each start stops at its row's floor
+    starts = np.stack([init, init + 1.0], axis=1)
+    both = optimize_latents(
+        decoder, obs, starts, max_iter=200, floor=floor, return_all=True
+    )
+    assert (both.loss[2:] <= floor[2:, None]).all()

@@ -161,7 +161,8 @@ def test_compressed_sensing_beats_the_mean_image_and_least_norm(ad, digits):
     assert err < fitted  # the decodes' error corrected
     Z = ad.transform(Y, operator=op)
     assert Z.shape == (60, 64)
-    assert (ad.transform_n_iter_ == 100).all()  # the operator budget
+    # the operator budget, less where a row reached its expected loss
+    assert ad.transform_n_iter_.max() == 100 and (ad.transform_n_iter_ < 100).any()
 
 
 def test_gaussian_code_prior_under_an_operator(ad, digits):
@@ -437,3 +438,82 @@ def test_more_bad_input(ad, digits):
         table.reconstruct(np.zeros((2, 6)), operator=GaussianBlur(1.0))
     # a table takes linear operators and functions
     assert table.reconstruct(np.zeros((2, 3)), operator=np.ones((3, 6))).shape == (2, 6)
+
+
+def test_expected_loss_is_the_mean_loss_at_the_truth():
+    # rows = decodes + errors of variance entry_var, measured with noise: the
+    # loss of the decodes averages what expected_loss says
+    from skautodec.operators import _observation
+
+    rng = np.random.default_rng(0)
+    n, F, m, model_var, entry_var = 20_000, 64, 16, 0.04, 0.01
+    op = Linear(_gaussian(m, F), noise_std=0.5)  # noise about half the loss
+    offset, scale = np.full(F, 0.5, np.float32), np.full(F, 2.0, np.float32)
+    decodes = rng.normal(size=(n, F)).astype(np.float32)
+    truth = decodes + np.sqrt(entry_var) * rng.normal(size=(n, F)).astype(np.float32)
+    Y = op.measure(offset + scale * truth, random_state=1)
+    obs = _observation(op, Y, offset, scale, model_var, F, None)
+    expected = obs.expected_loss(entry_var, model_var, F)
+    loss = obs.to("cpu").loss(torch.as_tensor(decodes)).numpy()
+    np.testing.assert_allclose(loss.mean(), expected.mean(), rtol=0.02)
+    # missing entries: entry_var for each observed one
+    from skautodec._observation import MissingEntries
+
+    observed = (rng.random((n, F)) < 0.3).astype(np.float32)
+
+    holes = MissingEntries(truth * observed, observed)
+    np.testing.assert_allclose(
+        holes.to("cpu").loss(torch.as_tensor(decodes)).numpy().mean(),
+        holes.expected_loss(entry_var, model_var, F).mean(),
+        rtol=0.02,
+    )
+
+
+def test_discrepancy_stop_ends_fits_at_the_expected_loss(ad, digits):
+    from skautodec._inference import discrepancy_floor
+
+    X = digits[0][1500:1540]
+    op = Linear(_gaussian(16, 64), noise_std=0.05)
+    Y = op.measure(X, random_state=0)
+    model = pickle.loads(pickle.dumps(ad))
+    assert model.get_params()["transform_discrepancy"] == "auto"
+    full = model.set_params(transform_discrepancy=None).transform(Y, operator=op)
+    assert (model.transform_n_iter_ == 100).all()
+    # a loose floor: most rows stop early, each at or below its floor
+    model.set_params(transform_discrepancy=20.0)
+    stopped = model.transform(Y, operator=op)
+    steps = model.transform_n_iter_
+    assert (steps < 100).mean() > 0.5 and not np.allclose(stopped, full)
+    _, _, observation = model._observe_rows(Y, None, op)
+    floor = discrepancy_floor(model, observation, 20.0, 100, model.latent_penalty)
+    from skautodec._observation import per_row_objective
+
+    z = torch.as_tensor(stopped)
+    with torch.no_grad():
+        recon = model._get_decoder()(z)
+        loss = per_row_objective(recon, observation.to("cpu"), z, model.latent_penalty)
+    early = steps < 100
+    assert (loss.numpy()[early] <= floor[early] * (1 + 1e-4)).all()
+    # "auto" leaves masks as they were
+    m = center_mask((8, 8), 4)
+    auto = model.set_params(transform_discrepancy="auto").reconstruct(X, mask=m)
+    np.testing.assert_array_equal(
+        auto, model.set_params(transform_discrepancy=None).reconstruct(X, mask=m)
+    )
+    # and a given value applies to them too
+    model.set_params(transform_discrepancy=20.0).reconstruct(X[:10], mask=m)
+    assert model.transform_n_iter_.mean() < 20
+
+
+def test_discrepancy_stop_of_the_autoencoder_and_bad_values(digits):
+    X = digits[0]
+    ae = ConvAutoEncoder(**FAST).fit(X[:400])
+    op = Downsample(2, noise_std=0.01)
+    Y = op.measure(X[1500:1520], random_state=0)
+    ae.reconstruct(Y, operator=op)
+    assert (ae.transform_n_iter_ == 100).all()  # None by default
+    ae.set_params(transform_discrepancy=20.0).reconstruct(Y, operator=op)
+    assert ae.transform_n_iter_.mean() < 100
+    for bad in (0, -1.0, "always"):
+        with pytest.raises(ValueError, match="transform_discrepancy"):
+            AutoDecoder(transform_discrepancy=bad).fit(X[:20])

@@ -243,3 +243,21 @@ def test_integer_columns_are_filled_with_whole_numbers(table):
     assert out["count"].dtype == "Int64" and not out["count"].isna().any()
     seen = ~holes[:, 0]
     assert (out["count"][seen] == counts["count"][seen]).all()
+
+
+def test_discrepancy_stop_needs_numeric_columns():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "a": rng.normal(size=60),
+            "b": rng.normal(size=60),
+            "c": pd.Categorical(rng.choice(["x", "y"], 60)),
+        }
+    )
+    ad = AutoDecoder(max_epochs=2, random_state=0).fit(df)
+    holes = df.copy()
+    holes.loc[:5, "a"] = np.nan
+    assert np.isfinite(ad.transform(holes)).all()  # "auto": no stop for masks
+    ad.set_params(transform_discrepancy=1.0)
+    with pytest.raises(ValueError, match="categorical columns"):
+        ad.transform(holes)
