@@ -13,8 +13,10 @@ random_state=0)`` are trained once; both fit codes to the measurements at
 test time (the autoencoder's decoder as the generator). The autodecoder also
 runs with ``transform_penalty="gaussian"`` (the Gaussian of its training
 codes as the prior) and with ``transform_residual=None`` (the fitted decodes
-without the correction of their error), the targets being read for its
-default; the autoencoder runs with and without that correction too.
+without the correction of their error) and ``transform_discrepancy=None``
+(every fit runs its 100 steps), the targets being read for its default; the
+autoencoder runs with and without that correction too, and with
+``transform_discrepancy=1.0`` (the autodecoder's "auto").
 Problems, all with noise of standard deviation 0.01: compressed sensing with
 Gaussian matrices (entries N(0, 1/m)) at m = 25, 50, 100, 200, 400; 2x and
 4x block-average super-resolution; a Gaussian blur of sigma 1.5. Baselines
@@ -46,8 +48,10 @@ LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
 SHOWN = ("CS m=50", "SR 4x", "blur 1.5")
 GAUSSIAN = "autodecoder, Gaussian prior"
 DECODE = "autodecoder, no residual step"
-VARIANTS = (GAUSSIAN, DECODE)
+NO_STOP = "autodecoder, no discrepancy stop"
+VARIANTS = (GAUSSIAN, DECODE, NO_STOP)
 AE_DECODE = "autoencoder, no residual step"
+AE_STOP = "autoencoder, discrepancy stop"
 
 
 def _load(name, n_train, n_val, n_test, data_home):
@@ -73,8 +77,13 @@ def _fit(X, epochs):
     # and the fitted decodes alone, their error not corrected
     decode = copy.deepcopy(models["autodecoder"])
     models[DECODE] = decode.set_params(transform_residual=None)
+    # and the fits run to the end, not stopped at the expected loss
+    no_stop = copy.deepcopy(models["autodecoder"])
+    models[NO_STOP] = no_stop.set_params(transform_discrepancy=None)
     ae_decode = copy.deepcopy(models["autoencoder"])
     models[AE_DECODE] = ae_decode.set_params(transform_residual=None)
+    ae_stop = copy.deepcopy(models["autoencoder"])
+    models[AE_STOP] = ae_stop.set_params(transform_discrepancy=1.0)
     return models, seconds
 
 
