@@ -57,7 +57,13 @@ def search_rows(n_rows, images=False):
     """The training rows searched for neighbours, or None for all."""
     if images or n_rows <= SEARCH_MAX_ROWS:
         return None
-    return np.linspace(0, n_rows - 1, SEARCH_MAX_ROWS).round().astype(np.int64)
+    return evenly_spaced(n_rows, SEARCH_MAX_ROWS)
+
+
+def evenly_spaced(n_rows, k):
+    """``min(k, n_rows)`` distinct row indices from first to last, evenly
+    spaced."""
+    return np.linspace(0, n_rows - 1, min(k, n_rows)).round().astype(np.int64)
 
 
 def nearest_training_rows(model, observation, k, reference=None):
@@ -196,9 +202,7 @@ def refit_error(model, max_iter, penalty, prior=False):
     key = ("refit_error", max_iter, penalty, prior)
     cache = model._cache()
     if key not in cache:
-        n = len(model.latents_)
-        rows = np.unique(np.linspace(0, n - 1, min(n, REFIT_ROWS)).round())
-        rows = rows.astype(np.int64)
+        rows = evenly_spaced(len(model.latents_), REFIT_ROWS)
         values = model._training_rows[rows]
         with warnings.catch_warnings():
             # the call's own fit reports its convergence
