@@ -268,9 +268,7 @@ def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress, floor=None)
             if floor is not None:
                 reached = best_loss[active] <= floor[active]
                 if reached.any():
-                    done[active[reached]] = True
-                    keep = ~reached
-                    active, z, m, v = active[keep], z[keep], m[keep], v[keep]
+                    active, z, m, v = _retire(done, reached, active, z, m, v)
                     if len(active) == 0:
                         break
             if tol > 0 and t % _CHECK == 0:
@@ -289,9 +287,7 @@ def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress, floor=None)
                         active[stalled],
                         z[stalled],
                     )
-                    done[active[stalled]] = True
-                    keep = ~stalled
-                    active, z, m, v = active[keep], z[keep], m[keep], v[keep]
+                    active, z, m, v = _retire(done, stalled, active, z, m, v)
                     if len(active) == 0:
                         break
     if len(active):
@@ -300,6 +296,14 @@ def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress, floor=None)
     if progress is not None and t < max_iter:
         progress.update(max_iter - t)
     return best_z, best_loss, steps, done
+
+
+def _retire(done, leaving, active, *state):
+    """Mark the ``leaving`` rows of ``active`` done; the rows that stay, and
+    their part of each per-row ``state`` tensor."""
+    done[active[leaving]] = True
+    keep = ~leaving
+    return (active[keep], *(s[keep] for s in state))
 
 
 def _keep_best(best_z, best_loss, rows, z, loss):
