@@ -12,7 +12,11 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._accelerate import make_net
@@ -45,6 +49,26 @@ _FIT_ENTRIES = 2**17
 # fit warns below max(_MIN_ROWS, 2 * latent_dim) rows: fewer rows than twice
 # the code size leave directions of the code space that no row spans.
 _MIN_ROWS = 10
+# Parameters test-time calls read, besides the transform_* ones.
+_TEST_TIME = (
+    "tol",
+    "n_init",
+    "n_neighbors",
+    "neighbor_weight",
+    "neighbor_source",
+)
+
+
+def _check_test_time_params(estimator):
+    """Validate the parameters a test-time call reads: they may have been set
+    after ``fit``, which validated them."""
+    constraints = estimator._parameter_constraints
+    names = [k for k in constraints if k.startswith("transform_") or k in _TEST_TIME]
+    validate_parameter_constraints(
+        {k: constraints[k] for k in names},
+        {k: getattr(estimator, k) for k in names},
+        caller_name=type(estimator).__name__,
+    )
 
 
 class _BaseLatentModel(
@@ -318,6 +342,7 @@ class _BaseLatentModel(
         their missing entries and their observation; with an ``operator``,
         ``X`` holds measurements (and missing is None)."""
         check_is_fitted(self)
+        _check_test_time_params(self)
         if operator is not None:
             if mask is not None:
                 raise ValueError(

@@ -278,6 +278,43 @@ def test_invalid_hyperparameters(name, param, value, X):
         make(name, **{param: value}).fit_transform(X)
 
 
+TEST_TIME_BAD_PARAMS = [
+    ("transform_max_iter", -1),
+    ("transform_max_iter", "many"),
+    ("transform_lr", 0.0),
+    ("transform_penalty", -1.0),
+    ("transform_discrepancy", 0),
+    ("transform_discrepancy", "x"),
+    ("tol", -1.0),
+]
+AD_TEST_TIME_BAD_PARAMS = [
+    ("n_init", 0),
+    ("n_neighbors", 0),
+    ("neighbor_weight", 1.5),
+    ("transform_init", "random"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, param, value",
+    [(n, p, v) for n in ESTIMATORS for p, v in TEST_TIME_BAD_PARAMS]
+    + [("AutoDecoder", p, v) for p, v in AD_TEST_TIME_BAD_PARAMS],
+)
+@pytest.mark.parametrize("method", ["transform", "reconstruct", "score"])
+def test_test_time_parameters_set_after_fit_are_validated(
+    name, param, value, method, X
+):
+    # fit validated the parameters; a test-time call checks those it reads
+    est = make(name).fit(X)
+    est.set_params(**{param: value})
+    match = f"The '{param}' parameter of {name} must be"
+    with pytest.raises(InvalidParameterError, match=match):
+        getattr(est, method)(X)
+    A = np.random.default_rng(0).normal(size=(5, F))
+    with pytest.raises(InvalidParameterError, match=match):
+        est.reconstruct(X @ A.T, operator=A)
+
+
 # --------------------------------------------------------------------- device
 def _devices():
     cases = [
