@@ -55,9 +55,12 @@ def _is_nan(value):
     return isinstance(value, Real) and math.isnan(value)
 
 
-def _member_seed(value, k):
-    """The ``random_state`` of the ``k``-th member: the given one for the
-    first, one derived from it for the others (None stays None)."""
+def _member_seed(value, k, default=None):
+    """The ``random_state`` of the ``k``-th member: the given one (or, for
+    None, ``default``) for the first, one derived from it for the others
+    (None stays None)."""
+    if value is None:
+        value = default
     if k == 0 or value is None:
         return value
     if isinstance(value, np.random.RandomState):
@@ -66,14 +69,21 @@ def _member_seed(value, k):
     return int(np.random.SeedSequence(int(value), spawn_key=(k,)).generate_state(1)[0])
 
 
-def _reseeded(estimator, k):
-    """A clone of ``estimator`` whose every ``random_state`` is member ``k``'s."""
-    member = clone(estimator)
-    params = member.get_params(deep=True)
-    seeds = {
-        key: _member_seed(value, k)
-        for key, value in params.items()
+def _seeds(estimator):
+    """The ``random_state`` parameters of ``estimator``, nested ones included."""
+    return {
+        key: value
+        for key, value in estimator.get_params(deep=True).items()
         if key == "random_state" or key.endswith("__random_state")
+    }
+
+
+def _reseeded(estimator, k, default=None):
+    """A clone of ``estimator`` whose every ``random_state`` is member ``k``'s
+    (those that are None start from ``default``)."""
+    member = clone(estimator)
+    seeds = {
+        key: _member_seed(value, k, default) for key, value in _seeds(member).items()
     }
     return member.set_params(**seeds) if seeds else member
 
@@ -152,9 +162,10 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         It is cloned in ``fit``.
     n_estimators : int >= 1 or "auto", default="auto"
         How many clones of ``estimator`` are fitted and averaged. The first
-        keeps the estimator's ``random_state``; the others get seeds derived
-        from it (``None`` stays ``None``), so an int ``random_state`` makes
-        the whole ensemble reproducible. "auto" resolves in ``fit``: 5 for
+        keeps the estimator's ``random_state`` (or the imputer's, where the
+        estimator's is None); the others get seeds derived from it (``None``
+        stays ``None``), so an int ``random_state`` makes the whole ensemble
+        reproducible. "auto" resolves in ``fit``: 5 for
         tabular rows, where the mean of models trained from different seeds
         fills better, 2 for tables of more than 5,000 rows (where one model
         already varies little with its seed), and 1 for images (an
@@ -172,7 +183,10 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the draws with ``sample_posterior=True``: after ``fit``, the
         ``k``-th ``transform`` call gives the same table for the same int.
-        Not used otherwise (the estimator has its own ``random_state``).
+        It also seeds the clones where the estimator's ``random_state`` is
+        None (an int as if the estimator had it), so that
+        ``LatentImputer(AutoDecoder(), random_state=0)`` is reproducible; an
+        estimator's own ``random_state`` comes first.
     share_settings : bool, default=True
         Whether the other clones take the settings the first chose on entries
         held out of training (an AutoDecoder's ``chosen_params_``) instead of
@@ -322,7 +336,8 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _fit_members(self, X_nan):
         """Fit the ensemble: the first clone chooses its settings on held-out
         entries, the others take them; AutoDecoders train together."""
-        first = clone(self.estimator)
+        default = self._default_seed()
+        first = _reseeded(self.estimator, 0, default)
         together = self.train_together and hasattr(first, "_prepare_fit")
         if together:
             plans = [_together.prepare(first, X_nan)]
@@ -337,7 +352,8 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             # the first member has said what there is to say about the data
             warnings.simplefilter("ignore", UserWarning)
             for k in range(1, n):
-                member = _reseeded(self.estimator, k).set_params(**shared)
+                member = _reseeded(self.estimator, k, default)
+                member.set_params(**shared)
                 if together:
                     plans.append(_together.prepare(member, X_nan))
                 else:
@@ -348,6 +364,16 @@ class LatentImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.estimators_ = [first] + [_share_floor(m, first) for m in members[1:]]
         self.estimator_ = first
         self.n_estimators_ = n
+
+    def _default_seed(self):
+        """The seed of the estimator's ``random_state`` parameters that are
+        None: the int ``random_state``, or one draw from the generator given
+        (None without one, or where none is None)."""
+        if self.random_state is None or None not in _seeds(self.estimator).values():
+            return None
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        return int(self.random_state_.randint(np.iinfo(np.int32).max))
 
     def _table_input(self, X, reset):
         """A table with categorical columns as a DataFrame with missing cells

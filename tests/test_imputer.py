@@ -85,6 +85,28 @@ def test_member_seeds_from_none_and_random_state_instances(X_missing):
     np.testing.assert_array_equal(rs.get_state()[1], state)  # user's rs untouched
 
 
+def test_the_imputers_random_state_seeds_unseeded_estimators(X_missing):
+    unseeded = {k: v for k, v in FAST.items() if k != "random_state"}
+    seeded = _imputer(n_estimators=2)
+    from_imputer = LatentImputer(
+        AutoDecoder(**unseeded), n_estimators=2, random_state=0
+    )
+    out = seeded.fit_transform(X_missing)
+    np.testing.assert_array_equal(from_imputer.fit_transform(X_missing), out)
+    seeds = [est.random_state for est in seeded.estimators_]
+    assert [est.random_state for est in from_imputer.estimators_] == seeds
+    assert from_imputer.estimator.random_state is None  # the parameter untouched
+    # the estimator's own seed comes first
+    own = LatentImputer(AutoDecoder(**{**FAST, "random_state": 5}), random_state=0)
+    own.set_params(n_estimators=2).fit(X_missing)
+    assert own.estimators_[0].random_state == 5
+    # a generator gives int seeds, drawn from it
+    rs = np.random.RandomState(3)
+    drawn = LatentImputer(AutoDecoder(**unseeded), n_estimators=2, random_state=rs)
+    drawn.fit(X_missing)
+    assert all(isinstance(est.random_state, int) for est in drawn.estimators_)
+
+
 def test_images_train_one_model(X_img):
     X = X_img.copy()
     X[random_mask(*X.shape, 0.2, random_state=0)] = np.nan
