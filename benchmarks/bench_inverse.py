@@ -89,10 +89,15 @@ def _fit(X, epochs):
     return models, seconds
 
 
+def _others(table):
+    """The columns of every method but the autodecoder and its variants."""
+    return table.drop(columns=["autodecoder", *VARIANTS], errors="ignore")
+
+
 def _targets(table, seconds):
     """The issue's three targets, read off the tables."""
     ad = table["autodecoder"]
-    others = table.drop(columns=["autodecoder", *VARIANTS], errors="ignore")
+    others = _others(table)
     lowest = (ad < others.min(axis=1)).all()
     lines = [f"autodecoder lowest in every problem: {lowest}"]
     for problem in table.index[~(ad < others.min(axis=1))]:
@@ -120,7 +125,7 @@ def gap_table(table, images, X_test):
     by image: the mean of the per-image MSE differences and its standard
     error (the same images and measurements for both, so the pairs' spread
     is what decides whether a gap is more than the test set's draw)."""
-    others = table.drop(columns=["autodecoder", *VARIANTS], errors="ignore")
+    others = _others(table)
     rows = []
     for problem in table.index:
         best = others.loc[problem].idxmin()

@@ -50,7 +50,7 @@ _FIT_ENTRIES = 2**17
 # the code size leave directions of the code space that no row spans.
 _MIN_ROWS = 10
 # Parameters test-time calls read, besides the transform_* ones.
-_TEST_TIME = (
+_TEST_TIME_PARAMS = (
     "tol",
     "n_init",
     "n_neighbors",
@@ -63,7 +63,11 @@ def _check_test_time_params(estimator):
     """Validate the parameters a test-time call reads: they may have been set
     after ``fit``, which validated them."""
     constraints = estimator._parameter_constraints
-    names = [k for k in constraints if k.startswith("transform_") or k in _TEST_TIME]
+    names = [
+        k
+        for k in constraints
+        if k.startswith("transform_") or k in _TEST_TIME_PARAMS
+    ]
     validate_parameter_constraints(
         {k: constraints[k] for k in names},
         {k: getattr(estimator, k) for k in names},

@@ -302,11 +302,10 @@ AD_TEST_TIME_BAD_PARAMS = [
 )
 @pytest.mark.parametrize("method", ["transform", "reconstruct", "score"])
 def test_test_time_parameters_set_after_fit_are_validated(
-    name, param, value, method, X
+    name, param, value, method, X, fitted
 ):
     # fit validated the parameters; a test-time call checks those it reads
-    est = make(name).fit(X)
-    est.set_params(**{param: value})
+    est = copy.deepcopy(fitted[name]).set_params(**{param: value})
     match = f"The '{param}' parameter of {name} must be"
     with pytest.raises(InvalidParameterError, match=match):
         getattr(est, method)(X)
