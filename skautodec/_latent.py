@@ -132,9 +132,10 @@ def optimize_latents(
         then fitted in its whitened coordinates, where its penalty is the
         squared norm and Adam's steps follow the codes' spread.
     floor : ndarray of shape (n_samples,) or None, default=None
-        A row (start) stops once its loss is at or below its ``floor`` (the
-        discrepancy principle: what the loss is expected to be at the truth);
-        it counts as converged. None: no such stop.
+        A row (start) stops once its data term (its loss without the prior)
+        is at or below its ``floor`` (the discrepancy principle: what that
+        term is expected to be at the truth); it counts as converged. None:
+        no such stop.
 
     Returns
     -------
@@ -214,10 +215,16 @@ _BETAS = (0.9, 0.999)
 _EPS = 1e-8
 
 
+def _data_term(loss, z, penalty):
+    """The data term of objectives ``loss`` of codes ``z``: what the
+    discrepancy principle compares with its floor, the prior left out."""
+    return loss - penalty * (z**2).sum(dim=1) if penalty else loss
+
+
 def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress, floor=None):
-    """Adam on the codes of the rows still improving and above their
-    ``floor``; returns the best finite code seen for each row, its loss, the
-    steps it ran and whether it met ``tol`` or its floor.
+    """Adam on the codes of the rows still improving and whose data term is
+    above their ``floor``; returns the best finite code seen for each row,
+    its loss, the steps it ran and whether it met ``tol`` or its floor.
 
     Adam is written out (the same update as ``torch.optim.Adam``) so that rows
     that have converged can leave the batch with their moment estimates.
@@ -235,7 +242,7 @@ def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress, floor=None)
     done = torch.full((n,), tol <= 0, dtype=torch.bool, device=z0.device)
     active = torch.arange(n, device=z0.device)
     if floor is not None:
-        reached = best_loss <= floor
+        reached = _data_term(best_loss, best_z, penalty) <= floor
         done |= reached
         active = active[~reached]
         if len(active) == 0:
@@ -266,7 +273,8 @@ def _descend(decoder, obs, z0, penalty, max_iter, lr, tol, progress, floor=None)
             if progress is not None:
                 progress.update(1)
             if floor is not None:
-                reached = best_loss[active] <= floor[active]
+                data = _data_term(best_loss[active], best_z[active], penalty)
+                reached = data <= floor[active]
                 if reached.any():
                     active, z, m, v = _retire(done, reached, active, z, m, v)
                     if len(active) == 0:

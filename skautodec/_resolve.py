@@ -283,9 +283,11 @@ def test_time(params, fitted, measured=False, linear=False):
     operator, whose "auto" starts and steps are ``OPERATOR_N_INIT`` closest
     training codes and ``OPERATOR_STEPS``. ``transform_penalty="gaussian"``
     takes the Gaussian of the training codes as the prior, weighed as the
-    MAP reading says (:meth:`TestTime.with_penalty`). ``linear``: the
-    operator is linear, where ``transform_residual="gaussian"`` corrects
-    the decodes' error (nothing else is corrected). "auto"
+    MAP reading says (:meth:`TestTime.with_penalty`); "auto" is that prior
+    for measurements of images (``fitted["image"]``), ``transform_penalty_``
+    otherwise. ``linear``: the operator is linear, where
+    ``transform_residual="gaussian"`` corrects the decodes' error (nothing
+    else is corrected). "auto"
     ``transform_discrepancy`` is ``OPERATOR_DISCREPANCY`` for measurements
     of numeric rows, None otherwise (``fitted["categorical"]``)."""
     operator = {
@@ -305,6 +307,8 @@ def test_time(params, fitted, measured=False, linear=False):
     penalty = params["transform_penalty"]
     if penalty is None:
         penalty = params["latent_penalty"]
+    elif penalty == AUTO and measured and fitted.get("image", False):
+        penalty = GAUSSIAN
     elif penalty == AUTO:
         penalty = fitted["transform_penalty_"]
     settings = TestTime(
