@@ -154,11 +154,9 @@ class AutoDecoder(_BaseLatentModel):
         every step. The steps each row ran are in ``transform_n_iter_``.
     transform_penalty : float, None, "gaussian" or "auto", default="auto"
         Weight of the codes' squared norm at test time (None: ``latent_penalty``);
-        "gaussian": the Gaussian of the training codes is the prior, weighed as
-        the MAP reading says. "auto" is ``latent_penalty`` for images and
-        chosen on held-out entries for tables (``latent_penalty``, 0.01, 0.1);
-        for images measured through an operator, "gaussian"
-        (``docs/inverse_problems.md``).
+        "gaussian": the training codes' Gaussian is the prior, at its MAP weight.
+        "auto": "gaussian" for images measured through an operator, else
+        ``latent_penalty`` for images; for tables, chosen on held-out entries.
     transform_residual : "gaussian" or None, default="gaussian"
         Measurements through a linear operator: ``reconstruct`` adds to the
         fitted decode the posterior mean of its error, the Gaussian of the
@@ -467,8 +465,7 @@ neighbor_weight_, n_neighbors_, neighbor_source_
         """The settings of a test-time call (:func:`~skautodec._resolve.test_time`);
         measurements through an operator have their own "auto" budget."""
         fitted = {f"{k}_": getattr(self, f"{k}_") for k in _TEST_TIME}
-        fitted["n_features"] = self.n_features_in_
-        fitted["categorical"] = bool(self._groups)
+        fitted.update(n_features=self.n_features_in_, categorical=bool(self._groups))
         fitted["image"] = self.image_shape_ is not None
         measured = not isinstance(observation, MissingEntries | None)
         linear = measured_linearly(self, observation)
